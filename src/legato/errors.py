@@ -1,0 +1,82 @@
+"""Every error legato raises on purpose.
+
+    LegatoError
+    ├── DefinitionError        a flow or task is declared wrongly (bad option, not a function)
+    ├── ParameterError         a run's parameters are missing, unknown or ill-typed
+    ├── SerializationError     a parameter or result cannot be stored
+    ├── NonDeterminismError    a replay meets a different task at a recorded step
+    ├── StoreError             the store cannot be opened, read or written
+    │   └── RunNotFoundError   no run with that id
+    ├── RunStateError          the run is not in a state that allows the action
+    ├── StepTimeoutError       an attempt ran past its task's timeout (retried like any error)
+    ├── FlowTimeoutError       a run ran past its flow's timeout
+    ├── Cancelled              the run was cancelled (also an asyncio-style control signal)
+    └── Permanent              raise it (or subclass it) from a task to skip the remaining retries
+
+A task's own exception is re-raised to the flow's caller with its original type; legato
+only extends its message with the run id and step key (see ``engine.steps``).
+"""
+
+from __future__ import annotations
+
+
+class LegatoError(Exception):
+    """Base class of every error legato raises on purpose."""
+
+
+class DefinitionError(LegatoError, TypeError):
+    """A flow or task is declared wrongly: say what, where, and how to fix it."""
+
+
+class ParameterError(LegatoError, ValueError):
+    """A run's parameters do not fit the flow's signature. Nothing was written."""
+
+
+class SerializationError(LegatoError, TypeError):
+    """A value cannot be stored with the chosen serializer."""
+
+
+class StoreError(LegatoError):
+    """The store cannot be opened, read or written."""
+
+
+class RunNotFoundError(StoreError, LookupError):
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"no run with id {run_id!r} in this store. List runs with `legato runs list`, "
+            "and check that --db / LEGATO_DB points at the store the run was started on."
+        )
+
+
+class RunStateError(LegatoError):
+    """The run's state does not allow the requested action."""
+
+
+class NonDeterminismError(LegatoError):
+    def __init__(self, *, run_id: str, step_key: str, expected: str, found: str) -> None:
+        self.run_id = run_id
+        self.step_key = step_key
+        self.expected = expected
+        self.found = found
+        super().__init__(
+            f"run {run_id}: step {step_key} was recorded as task {expected!r} but the flow "
+            f"now calls {found!r}. Did the flow change since the run started? "
+            "Start a new run, or restore the old code to resume this one."
+        )
+
+
+class StepTimeoutError(LegatoError, TimeoutError):
+    """An attempt of a task ran longer than its ``timeout``; retries apply."""
+
+
+class FlowTimeoutError(LegatoError, TimeoutError):
+    """A run ran longer than its flow's ``timeout``."""
+
+
+class Cancelled(LegatoError):
+    """The run was cancelled; ``except Cancelled`` handlers and ``finally`` blocks run."""
+
+
+class Permanent(LegatoError):
+    """Raise (or subclass) this in a task to fail at once without further retries."""

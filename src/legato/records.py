@@ -1,0 +1,109 @@
+"""The rows legato persists. Frozen; change one with ``dataclasses.replace``.
+
+Payloads (parameters, results) are already-serialized text: the store never interprets
+them. Times are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from legato.states import RunState, StepState
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ErrorInfo:
+    """A failure as stored: exception type (``module.Qualname``), message, traceback."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    def summary(self) -> str:
+        return f"{self.type.rsplit('.', 1)[-1]}: {self.message}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunRecord:
+    run_id: str
+    flow_name: str
+    state: RunState
+    created_at: datetime
+    target: str | None = None  # "pkg.module:flow" or "path/to/file.py:flow", to resume it
+    flow_version: str | None = None
+    params: str = "{}"  # serialized keyword arguments
+    result: str | None = None
+    serializer: str = "json"
+    error: ErrorInfo | None = None
+    parent_run_id: str | None = None
+    parent_step_key: str | None = None
+    owner: str | None = None  # "host:pid" of the process executing it, while it runs
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StepRecord:
+    run_id: str
+    key: str  # "{task}#{n}"
+    seq: int  # position among the run's steps, in program order
+    task_name: str
+    state: StepState
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: str | None = None
+    serializer: str = "json"
+    error: ErrorInfo | None = None
+    child_run_id: str | None = None
+    cached: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EventRecord:
+    """One state transition, appended to the run's history and never changed."""
+
+    run_id: str
+    at: datetime
+    kind: str  # "run" or "step"
+    state: str
+    step_key: str | None = None
+    attempt: int | None = None
+    message: str | None = None
+    by: str | None = None
+    id: int | None = None  # assigned by the store
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LogRecord:
+    run_id: str
+    at: datetime
+    level: str
+    message: str
+    step_key: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CacheRecord:
+    cache_key: str
+    task_name: str
+    result: str
+    serializer: str
+    created_at: datetime
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunFilter:
+    state: RunState | None = None
+    flow_name: str | None = None
+    parent_run_id: str | None = None
+    limit: int = 50
+    roots_only: bool = False
+    states: tuple[RunState, ...] = field(default=())
+
+
+# What ``Store.record`` accepts in one atomic batch.
+Change = RunRecord | StepRecord | EventRecord | LogRecord | CacheRecord

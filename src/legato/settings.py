@@ -1,0 +1,44 @@
+"""Settings, read once from the environment. The only module that reads ``LEGATO_*``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settings:
+    db_url: str
+    max_workers: int
+    durability: str  # "normal": survives a process crash; "full": survives power loss
+
+
+def default_db_url(home: Path) -> str:
+    return f"sqlite:///{home / 'legato.db'}"
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ) if env is None else env
+    home = Path(env.get("LEGATO_HOME") or Path.home() / ".legato")
+    workers_text = env.get("LEGATO_MAX_WORKERS", "16")
+    try:
+        max_workers = int(workers_text)
+        if max_workers < 1:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"LEGATO_MAX_WORKERS={workers_text!r} is not a positive integer; set it to the "
+            "number of threads that run task bodies, for example 16."
+        ) from None
+    durability = env.get("LEGATO_DURABILITY", "normal")
+    if durability not in ("normal", "full"):
+        raise ValueError(
+            f"LEGATO_DURABILITY={durability!r} is not one of 'normal' (survive a process "
+            "crash) or 'full' (survive power loss)."
+        )
+    return Settings(
+        db_url=env.get("LEGATO_DB") or default_db_url(home),
+        max_workers=max_workers,
+        durability=durability,
+    )
