@@ -8,6 +8,7 @@
     ├── StoreError             the store cannot be opened, read or written
     │   └── RunNotFoundError   no run with that id
     ├── RunStateError          the run is not in a state that allows the action
+    ├── RunFailedError         a run failed where its exception object is not at hand
     ├── StepTimeoutError       an attempt ran past its task's timeout (retried like any error)
     ├── FlowTimeoutError       a run ran past its flow's timeout
     ├── Cancelled              the run was cancelled (also an asyncio-style control signal)
@@ -80,3 +81,15 @@ class Cancelled(LegatoError):
 
 class Permanent(LegatoError):
     """Raise (or subclass) this in a task to fail at once without further retries."""
+
+
+class RunFailedError(LegatoError):
+    """A run failed in another process (or earlier); carries the stored error."""
+
+    def __init__(self, run_id: str, error_type: str, message: str) -> None:
+        self.run_id = run_id
+        self.error_type = error_type
+        super().__init__(
+            f"run {run_id} failed with {error_type}: {message}. "
+            f"See `legato runs show {run_id}` for the failing step and its traceback."
+        )

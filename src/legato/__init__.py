@@ -1,0 +1,71 @@
+"""legato: durable workflow orchestration for Python.
+
+Decorate functions with ``@task`` and ``@flow``; calling the flow runs it durably on
+the default store (``~/.legato/legato.db`` or ``LEGATO_DB``) and returns its result.
+"""
+
+from __future__ import annotations
+
+from legato.engine.context import get_run_context, use_store
+from legato.engine.decorators import flow, task
+from legato.engine.definitions import Flow, Task
+from legato.engine.futures import StepFuture, gather
+from legato.engine.handles import RunHandle
+from legato.engine.runner import cancel, resume
+from legato.errors import (
+    Cancelled,
+    DefinitionError,
+    FlowTimeoutError,
+    LegatoError,
+    NonDeterminismError,
+    ParameterError,
+    Permanent,
+    RunFailedError,
+    RunNotFoundError,
+    RunStateError,
+    SerializationError,
+    StepTimeoutError,
+    StoreError,
+)
+from legato.states import RunState, StepState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Cancelled",
+    "DefinitionError",
+    "Flow",
+    "FlowTimeoutError",
+    "LegatoError",
+    "NonDeterminismError",
+    "ParameterError",
+    "Permanent",
+    "RunFailedError",
+    "RunHandle",
+    "RunNotFoundError",
+    "RunState",
+    "RunStateError",
+    "SerializationError",
+    "StepFuture",
+    "StepState",
+    "StepTimeoutError",
+    "StoreError",
+    "Task",
+    "cancel",
+    "flow",
+    "gather",
+    "get_run",
+    "get_run_context",
+    "resume",
+    "task",
+    "use_store",
+]
+
+
+def get_run(run_id: str, *, store: object = None) -> RunHandle:
+    """A handle on an existing run (any process); raises ``RunNotFoundError``."""
+    from legato.engine.context import resolve_store
+
+    opened = resolve_store(store)  # type: ignore[arg-type]
+    opened.get_run(run_id)
+    return RunHandle(run_id, opened)

@@ -1,0 +1,1 @@
+"""Flows, tasks, steps, replay, futures, retries: the execution model."""

@@ -1,0 +1,180 @@
+"""What is running now, and the process-wide defaults behind a direct ``my_flow()`` call.
+
+The default store and executor are resolved here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from legato.clock import utcnow
+from legato.errors import LegatoError
+from legato.executors.threads import ThreadExecutor
+from legato.records import LogRecord
+from legato.settings import load_settings
+from legato.store import Store, open_store
+
+if TYPE_CHECKING:
+    from legato.engine.runner import RunExecution
+
+# The run whose flow body is executing in this thread (or task).
+current_run: ContextVar[RunExecution | None] = ContextVar("legato_run", default=None)
+# The step whose body is executing in this thread (or task).
+current_step: ContextVar[StepContext | None] = ContextVar("legato_step", default=None)
+
+STEP_LOGGER = "legato.steps"
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """What a task body can learn about itself through ``get_run_context()``."""
+
+    run_id: str
+    flow_name: str
+    step_key: str
+    task_name: str
+    attempt: int
+
+    @property
+    def logger(self) -> logging.Logger:
+        """Records logged here are stored with the step (``legato runs logs``)."""
+        return logging.getLogger(f"{STEP_LOGGER}.{self.task_name}")
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across attempts and replays: use it for external side effects."""
+        return f"{self.run_id}:{self.step_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowContext:
+    """``get_run_context()`` in a flow body, outside any step."""
+
+    run_id: str
+    flow_name: str
+    logger: logging.Logger
+    step_key: None = None
+    attempt: None = None
+    idempotency_key: None = None
+
+
+def get_run_context() -> StepContext | FlowContext:
+    """The current step's (or flow's) run id, step key, attempt, idempotency key, logger.
+
+    Raises ``LegatoError`` outside a running flow.
+    """
+    step = current_step.get()
+    if step is not None:
+        return step
+    run = current_run.get()
+    if run is not None:
+        return FlowContext(
+            run_id=run.run_id,
+            flow_name=run.flow_name,
+            logger=logging.getLogger(f"{STEP_LOGGER}.{run.flow_name}"),
+        )
+    raise LegatoError(
+        "get_run_context() was called outside a running flow; call it inside a @task "
+        "or @flow function while the flow runs."
+    )
+
+
+class _StepLogHandler(logging.Handler):
+    """Stores log records emitted through a step's logger with the step."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        step = current_step.get()
+        run = current_run.get()
+        if step is not None:
+            run_id, step_key = step.run_id, step.step_key
+        elif run is not None:
+            run_id, step_key = run.run_id, None
+        else:
+            return
+        execution = _executions.get(run_id)
+        if execution is None:
+            return
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string must not fail the step
+            message = str(record.msg)
+        execution.log(
+            LogRecord(
+                run_id=run_id,
+                at=utcnow(),
+                level=record.levelname,
+                message=message,
+                step_key=step_key,
+            )
+        )
+
+
+_executions: dict[str, RunExecution] = {}  # run id -> execution, for log routing
+
+
+def register_execution(execution: RunExecution) -> None:
+    _executions[execution.run_id] = execution
+
+
+def unregister_execution(run_id: str) -> None:
+    _executions.pop(run_id, None)
+
+
+def executions() -> dict[str, RunExecution]:
+    """Runs executing in this process, by id."""
+    return _executions
+
+
+_step_logger = logging.getLogger(STEP_LOGGER)
+_step_logger.setLevel(logging.INFO)
+_step_logger.addHandler(_StepLogHandler())
+
+
+class _Defaults:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.store: Store | None = None
+        self.executor: ThreadExecutor | None = None
+
+
+_defaults = _Defaults()
+
+
+def default_store() -> Store:
+    """The store behind a direct flow call: ``use_store()``'s, else ``LEGATO_DB``'s."""
+    with _defaults.lock:
+        if _defaults.store is None:
+            settings = load_settings()
+            _defaults.store = open_store(settings.db_url, durability=settings.durability)
+        return _defaults.store
+
+
+def use_store(store: Store | str) -> Store:
+    """Make ``store`` (a Store or a URL) the default for runs started in this process."""
+    opened = open_store(store) if isinstance(store, str) else store
+    with _defaults.lock:
+        _defaults.store = opened
+    return opened
+
+
+def default_executor() -> ThreadExecutor:
+    with _defaults.lock:
+        if _defaults.executor is None:
+            _defaults.executor = ThreadExecutor(load_settings().max_workers)
+        return _defaults.executor
+
+
+def resolve_store(store: Store | str | None) -> Store:
+    if store is None:
+        return default_store()
+    if isinstance(store, str):
+        return open_store(store)
+    return store
+
+
+def describe(value: Any) -> str:
+    return getattr(value, "__qualname__", type(value).__qualname__)

@@ -1,0 +1,223 @@
+"""Tasks and flows as declared: a function plus its options."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+
+from legato.engine.context import current_run, current_step
+from legato.engine.futures import StepFuture
+from legato.engine.retries import RetryPolicy, to_seconds
+from legato.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from legato.engine.handles import RunHandle
+    from legato.store.base import Store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SERIALIZERS = ("json", "pickle")
+CacheKey = Callable[..., str] | str | None
+
+
+def where(fn: Callable[..., Any]) -> str:
+    """``module.function (file.py:line)`` for error messages about a definition."""
+    code = getattr(fn, "__code__", None)
+    location = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+    return f"{getattr(fn, '__qualname__', fn)!s}{location}"
+
+
+def check_function(fn: object, decorator: str) -> None:
+    if isinstance(fn, Task | Flow):
+        raise DefinitionError(f"@{decorator} applied twice to {where(fn.fn)}")
+    if not inspect.isfunction(fn) and not inspect.ismethod(fn):
+        raise DefinitionError(
+            f"@{decorator} must decorate a function (def or async def), got "
+            f"{type(fn).__name__} {fn!r}. Decorate the function itself, e.g. "
+            f"@{decorator} above `def my_{decorator}(...):`."
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TaskOptions:
+    name: str
+    retry: RetryPolicy
+    timeout: float | None = None
+    cache_key: CacheKey = None
+    cache_ttl: timedelta | None = None
+    tags: tuple[str, ...] = ()
+    serializer: str = "json"
+
+
+class Task(Generic[P, R]):
+    """A function whose calls inside a flow are durable steps.
+
+    Outside a flow (or inside another task's body) calling it simply calls the function.
+    """
+
+    def __init__(self, fn: Callable[P, R], options: TaskOptions) -> None:
+        self.fn = fn
+        self.options = options
+        self.name = options.name
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.signature = inspect.signature(fn)
+        self.__wrapped__ = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", options.name)
+        self.__qualname__ = getattr(fn, "__qualname__", options.name)
+        self.__module__ = fn.__module__
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        run = current_run.get()
+        if run is None or current_step.get() is not None:
+            return self.fn(*args, **kwargs)
+        return run.call_task(self, args, kwargs)  # type: ignore[no-any-return]
+
+    def submit(self, *args: P.args, **kwargs: P.kwargs) -> StepFuture[R]:
+        """Start the step now and return its future; its key follows program order."""
+        run = current_run.get()
+        if run is None or current_step.get() is not None:
+            from concurrent.futures import Future
+
+            future: Future[Any] = Future()
+            try:
+                future.set_result(self.fn(*args, **kwargs))
+            except Exception as exc:  # noqa: BLE001 - delivered through the future
+                future.set_exception(exc)
+            return StepFuture(self.name, self.name, future)
+        return run.submit_task(self, args, kwargs)
+
+    def map(self, *iterables: Iterable[Any], **kwargs: Any) -> list[StepFuture[R]]:
+        """Submit one step per item (several iterables are zipped); keyword arguments are
+        passed unchanged to every call."""
+        if not iterables:
+            raise DefinitionError(f"{self.name}.map() needs at least one iterable")
+        return [self.submit(*items, **kwargs) for items in zip(*iterables, strict=True)]  # type: ignore[arg-type]
+
+    def with_options(self, **changes: Any) -> Task[P, R]:
+        """A copy with some options changed, e.g. ``fetch.with_options(retries=5)``."""
+        from legato.engine.decorators import build_task_options
+
+        current = _task_kwargs(self.options)
+        unknown = set(changes) - set(current)
+        if unknown:
+            raise DefinitionError(
+                f"task {self.name}: unknown option(s) {sorted(unknown)}; "
+                f"known: {sorted(current)}"
+            )
+        current.update(changes)
+        return Task(self.fn, build_task_options(self.fn, **current))
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+
+def _task_kwargs(options: TaskOptions) -> dict[str, Any]:
+    policy = options.retry
+    return {
+        "name": options.name,
+        "retries": policy.retries,
+        "retry_delay": list(policy.delays),
+        "backoff": policy.backoff,
+        "max_retry_delay": policy.max_delay,
+        "jitter": policy.jitter,
+        "retry_on": policy.retry_on,
+        "timeout": options.timeout,
+        "cache_key": options.cache_key,
+        "cache_ttl": options.cache_ttl,
+        "tags": list(options.tags),
+        "serializer": options.serializer,
+    }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FlowOptions:
+    name: str
+    version: str | None = None
+    timeout: float | None = None
+    retries: int = 0
+    store: Any = None  # a Store or URL; None means the process default
+    target: str | None = None  # how another process imports this flow
+
+
+class Flow(Generic[P, R]):
+    """A function whose run is durable: calling it runs it and returns its result."""
+
+    def __init__(self, fn: Callable[P, R], options: FlowOptions) -> None:
+        self.fn = fn
+        self.options = options
+        self.name = options.name
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.signature = inspect.signature(fn)
+        self.__wrapped__ = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", options.name)
+        self.__qualname__ = getattr(fn, "__qualname__", options.name)
+        self.__module__ = fn.__module__
+
+    @property
+    def target(self) -> str | None:
+        """``module:qualname`` (or ``/abs/file.py:qualname``) to import this flow again."""
+        if self.options.target is not None:
+            return self.options.target
+        qualname = self.fn.__qualname__
+        if "<locals>" in qualname:
+            return None
+        module = self.fn.__module__
+        if module == "__main__":
+            main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+            return f"{Path(main_file).resolve()}:{qualname}" if main_file else None
+        return f"{module}:{qualname}"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        run = current_run.get()
+        if run is not None and current_step.get() is None:
+            return run.call_child(self, args, kwargs)  # type: ignore[no-any-return]
+        from legato.engine.runner import execute_new
+
+        return execute_new(self, args, kwargs, parent=run).result()  # type: ignore[no-any-return]
+
+    def run(self, *args: P.args, **kwargs: P.kwargs) -> RunHandle:
+        """Run to the end and return the handle (does not raise the flow's error)."""
+        from legato.engine.runner import execute_new
+
+        return execute_new(self, args, kwargs)
+
+    def start(self, *args: P.args, **kwargs: P.kwargs) -> RunHandle:
+        """Start the run in a background thread and return its handle at once."""
+        from legato.engine.runner import execute_new
+
+        return execute_new(self, args, kwargs, background=True)
+
+    def resume(self, run_id: str) -> RunHandle:
+        """Resume a run of this flow by replay; completed steps are not run again."""
+        from legato.engine.runner import resume
+
+        return resume(run_id, store=self.options.store, flow=self)
+
+    def with_options(self, **changes: Any) -> Flow[P, R]:
+        """A copy with options changed, e.g. ``my_flow.with_options(store="memory://")``."""
+        known = {f.name for f in dataclasses.fields(FlowOptions)}
+        unknown = set(changes) - known
+        if unknown:
+            raise DefinitionError(
+                f"flow {self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
+        if "timeout" in changes and changes["timeout"] is not None:
+            changes["timeout"] = to_seconds(changes["timeout"], option="timeout", where=self.name)
+        return Flow(self.fn, dataclasses.replace(self.options, **changes))
+
+    def resolve_store(self) -> Store:
+        from legato.engine.context import resolve_store
+
+        return resolve_store(self.options.store)
+
+    def __repr__(self) -> str:
+        return f"<Flow {self.name}>"

@@ -1,0 +1,126 @@
+"""Group commit: many threads hand records to one writer at a time.
+
+A thread that must know its records are durable (a step completed) calls
+``write(changes)``. If nobody is writing, it becomes the writer and commits everything
+pending, its own records included; otherwise it waits while the current writer finishes
+and the next one takes its records along. Parallel steps thus share transactions, and a
+lone sequential flow pays one commit per step with no thread hand-off.
+
+``write(changes, wait=False)`` queues records that need not be durable before the caller
+goes on (a step started, a log line); they ride along with the next commit, or a
+background flush picks them up within ``flush_interval``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from legato.errors import StoreError
+from legato.records import Change, StepRecord
+from legato.store.base import Store
+
+
+class Recorder:
+    def __init__(self, store: Store, *, flush_interval: float = 0.05) -> None:
+        self.store = store
+        self._cond = threading.Condition(threading.Lock())
+        self._pending: list[Change] = []
+        self._queued = 0  # sequence number of the last queued batch
+        self._durable = 0  # every batch up to this number is committed
+        self._writing = False
+        self._error: BaseException | None = None
+        self._flush_interval = flush_interval
+        self._flusher: threading.Thread | None = None
+        self._closed = False
+
+    def write(self, changes: Sequence[Change], *, wait: bool = True) -> None:
+        """Queue ``changes``; with ``wait``, return once they are committed.
+
+        Raises ``StoreError`` if a commit failed: the recorder is then broken for good
+        and the run must be resumed later from what is durable.
+        """
+        with self._cond:
+            self._raise_if_broken()
+            self._pending.extend(changes)
+            self._queued += 1
+            mine = self._queued
+            if not wait:
+                self._ensure_flusher()
+                return
+            while self._durable < mine:
+                if self._writing:
+                    self._cond.wait()
+                    self._raise_if_broken()
+                else:
+                    self._commit_pending()
+            self._raise_if_broken()
+
+    def flush(self) -> None:
+        """Commit everything queued so far."""
+        self.write((), wait=True)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._error is None:
+            self.flush()
+
+    def _commit_pending(self) -> None:
+        # Called with the lock held; releases it while the store commits.
+        batch, upto = self._pending, self._queued
+        self._pending = []
+        self._writing = True
+        self._cond.release()
+        try:
+            self.store.record(_compact(batch))
+        except BaseException as exc:  # noqa: BLE001 - every waiter must learn of it
+            error: BaseException | None = exc
+        else:
+            error = None
+        finally:
+            self._cond.acquire()
+        self._writing = False
+        if error is not None:
+            self._error = error
+        else:
+            self._durable = upto
+        self._cond.notify_all()
+
+    def _raise_if_broken(self) -> None:
+        if self._error is not None:
+            if isinstance(self._error, StoreError):
+                raise self._error
+            raise StoreError(f"writing to the store failed: {self._error}") from self._error
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None and not self._closed:
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name="legato-recorder", daemon=True
+            )
+            self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        with self._cond:
+            while not self._closed and self._error is None:
+                self._cond.wait(self._flush_interval)
+                if self._pending and not self._writing:
+                    self._queued += 1
+                    self._commit_pending()
+
+
+def _compact(batch: list[Change]) -> list[Change]:
+    """Keep only the newest version of each step in a batch (they are full rows)."""
+    seen: dict[tuple[str, str], int] = {}
+    drop: set[int] = set()
+    for index, change in enumerate(batch):
+        if type(change) is StepRecord:
+            ident = (change.run_id, change.key)
+            previous = seen.get(ident)
+            if previous is not None:
+                drop.add(previous)
+            seen[ident] = index
+    if not drop:
+        return batch
+    return [change for index, change in enumerate(batch) if index not in drop]

@@ -1,0 +1,609 @@
+"""Executing a run: start or resume it, replay recorded steps, record the rest.
+
+A ``RunExecution`` holds the run's step records in memory while it runs: replay is a
+dict look-up and nothing just written is read back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from legato.clock import utcnow
+from legato.engine.context import (
+    current_run,
+    default_executor,
+    executions,
+    register_execution,
+    resolve_store,
+    unregister_execution,
+)
+from legato.engine.futures import StepFuture
+from legato.engine.handles import RunHandle
+from legato.engine.recorder import Recorder
+from legato.engine.steps import error_info, execute_step, futures_in
+from legato.errors import (
+    Cancelled,
+    FlowTimeoutError,
+    NonDeterminismError,
+    ParameterError,
+    RunStateError,
+    SerializationError,
+)
+from legato.executors.base import Executor
+from legato.ids import new_run_id
+from legato.records import Change, EventRecord, LogRecord, RunRecord, StepRecord
+from legato.serialization import dumps, loads
+from legato.states import RunState, StepState
+from legato.store.base import Store
+
+if TYPE_CHECKING:
+    from legato.engine.definitions import Flow, Task
+
+Listener = Callable[[EventRecord], None]
+
+CANCEL_POLL_SECONDS = 1.0  # how often a running flow looks for a cancel made elsewhere
+
+_recorders: dict[int, Recorder] = {}
+_recorders_lock = threading.Lock()
+
+
+def recorder_for(store: Store) -> Recorder:
+    """One recorder per store in a process, so parallel runs share commits too."""
+    with _recorders_lock:
+        recorder = _recorders.get(id(store))
+        if recorder is None or recorder.store is not store:
+            recorder = _recorders[id(store)] = Recorder(store)
+        return recorder
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class RunExecution:
+    """The in-memory state of one run while this process executes it."""
+
+    def __init__(
+        self,
+        *,
+        flow: Flow[Any, Any],
+        run: RunRecord,
+        store: Store,
+        executor: Executor,
+        steps: Sequence[StepRecord] = (),
+        listeners: Sequence[Listener] = (),
+    ) -> None:
+        self.flow = flow
+        self.run = run
+        self.run_id = run.run_id
+        self.flow_name = run.flow_name
+        self.store = store
+        self.recorder = recorder_for(store)
+        self.executor = executor
+        self.listeners = tuple(listeners)
+        self.recorded: dict[str, StepRecord] = {s.key: s for s in steps}
+        self.keys_by_seq: dict[int, str] = {s.seq: s.key for s in steps}
+        self.counters: dict[str, int] = {}
+        self.next_seq = 0
+        self.futures: list[StepFuture[Any]] = []
+        self.cancelled = threading.Event()
+        self._helper = getattr(executor, "help", None)
+        timeout = flow.options.timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self._next_poll = time.monotonic() + CANCEL_POLL_SECONDS
+
+    # -- keys and replay ---------------------------------------------------------------
+
+    def next_key(self, name: str) -> tuple[str, int]:
+        count = self.counters.get(name, 0)
+        self.counters[name] = count + 1
+        seq = self.next_seq
+        self.next_seq = seq + 1
+        return f"{name}#{count}", seq
+
+    def replayed(self, key: str, seq: int, name: str) -> StepRecord | None:
+        """The recorded step at this position, checked for determinism."""
+        recorded_key = self.keys_by_seq.get(seq)
+        if recorded_key is not None and recorded_key != key:
+            expected = self.recorded[recorded_key].task_name
+            raise NonDeterminismError(
+                run_id=self.run_id, step_key=recorded_key, expected=expected, found=name
+            )
+        return self.recorded.get(key)
+
+    # -- calling tasks and flows from the flow body -------------------------------------
+
+    def call_task(self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        key, seq = self.next_key(task.name)
+        prior = self.replayed(key, seq, task.name)
+        if prior is not None and prior.state is StepState.COMPLETED:
+            return loads(prior.result, prior.serializer)  # type: ignore[arg-type]
+        return execute_step(self, task, key, seq, args, kwargs, prior)
+
+    def submit_task(
+        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> StepFuture[Any]:
+        key, seq = self.next_key(task.name)
+        prior = self.replayed(key, seq, task.name)
+        future: Future[Any] = Future()
+        handle: StepFuture[Any] = StepFuture(key, task.name, future, self._helper)
+        self.futures.append(handle)
+        if prior is not None and prior.state is StepState.COMPLETED:
+            future.set_result(loads(prior.result, prior.serializer))  # type: ignore[arg-type]
+            return handle
+
+        def launch() -> None:
+            self.executor.submit(self._run_submitted, task, key, seq, args, kwargs, prior, future)
+
+        pending = [f for f in futures_in(args, kwargs) if not f.done()]
+        if not pending:
+            launch()
+            return handle
+        # Start only when every input is ready, so no pool thread blocks on another step.
+        remaining = [len(pending)]
+        lock = threading.Lock()
+
+        def input_ready(_: StepFuture[Any]) -> None:
+            with lock:
+                remaining[0] -= 1
+                ready = remaining[0] == 0
+            if ready:
+                launch()
+
+        for dependency in pending:
+            dependency.add_done_callback(input_ready)
+        return handle
+
+    def _run_submitted(
+        self,
+        task: Task[Any, Any],
+        key: str,
+        seq: int,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        prior: StepRecord | None,
+        future: Future[Any],
+    ) -> None:
+        try:
+            value = execute_step(self, task, key, seq, args, kwargs, prior)
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
+
+    def call_child(self, flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        key, seq = self.next_key(flow.name)
+        prior = self.replayed(key, seq, flow.name)
+        if prior is not None and prior.state is StepState.COMPLETED:
+            return loads(prior.result, prior.serializer)  # type: ignore[arg-type]
+        self.check_live()
+        now = utcnow()
+        step = StepRecord(
+            run_id=self.run_id,
+            key=key,
+            seq=seq,
+            task_name=flow.name,
+            state=StepState.RUNNING,
+            attempts=(prior.attempts if prior else 0) + 1,
+            started_at=now,
+            child_run_id=prior.child_run_id if prior and prior.child_run_id else new_run_id(),
+        )
+        self.record_step(step, message=f"child run {step.child_run_id}", wait=True)
+        child_id = step.child_run_id
+        assert child_id is not None
+        try:
+            existing = self.store.get_run(child_id) if prior and prior.child_run_id else None
+        except LookupError:
+            existing = None
+        if existing is not None and existing.state is not RunState.FAILED:
+            handle = resume(child_id, store=self.store, flow=flow, listeners=self.listeners)
+        else:
+            handle = execute_new(
+                flow.with_options(store=self.store),
+                args,
+                kwargs,
+                parent=self,
+                parent_step_key=key,
+                run_id=child_id if existing is None else new_run_id(),
+                listeners=self.listeners,
+            )
+        try:
+            value = handle.result()
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                failed = replace(
+                    step, state=StepState.FAILED, error=error_info(exc), finished_at=utcnow()
+                )
+                self.record_step(failed, message=error_info(exc).summary(), wait=True)
+            raise
+        record = handle.record
+        done = replace(
+            step,
+            state=StepState.COMPLETED,
+            finished_at=utcnow(),
+            result=record.result,
+            serializer=record.serializer,
+        )
+        self.record_step(done, wait=True)
+        return value
+
+    # -- recording ---------------------------------------------------------------------
+
+    def record_step(
+        self,
+        step: StepRecord,
+        *,
+        message: str | None = None,
+        extra: Sequence[Change] = (),
+        wait: bool,
+    ) -> None:
+        event = EventRecord(
+            run_id=step.run_id,
+            at=step.finished_at or utcnow(),
+            kind="step",
+            state=step.state.value,
+            step_key=step.key,
+            attempt=step.attempts,
+            message=message,
+        )
+        self.recorder.write((step, event, *extra), wait=wait)
+        if step.state is StepState.COMPLETED:
+            self.recorded[step.key] = step
+            self.keys_by_seq[step.seq] = step.key
+        for listener in self.listeners:
+            listener(event)
+
+    def record_run(self, run: RunRecord, *, message: str | None = None, by: str | None = None) -> None:
+        self.run = run
+        event = EventRecord(
+            run_id=run.run_id,
+            at=utcnow(),
+            kind="run",
+            state=run.state.value,
+            message=message,
+            by=by,
+        )
+        self.recorder.write((run, event), wait=True)
+        for listener in self.listeners:
+            listener(event)
+
+    def log(self, record: LogRecord) -> None:
+        self.recorder.write((record,), wait=False)
+
+    # -- liveness: cancel and timeout ----------------------------------------------------
+
+    def check_live(self) -> None:
+        """Called at every step boundary: raise if the run was cancelled or timed out."""
+        if self.cancelled.is_set():
+            raise Cancelled(f"run {self.run_id} was cancelled")
+        now = time.monotonic()
+        if self.deadline is not None and now > self.deadline:
+            raise FlowTimeoutError(
+                f"run {self.run_id} of flow {self.flow_name!r} ran past its timeout of "
+                f"{self.flow.options.timeout:g}s"
+            )
+        if now >= self._next_poll:
+            self._next_poll = now + CANCEL_POLL_SECONDS
+            if self.store.get_run(self.run_id).state is RunState.CANCELLED:
+                self.cancelled.set()
+                raise Cancelled(f"run {self.run_id} was cancelled")
+
+    def sleep(self, seconds: float) -> None:
+        """Wait between attempts; wakes early (raising ``Cancelled``) on a cancel."""
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if self.cancelled.wait(min(left, CANCEL_POLL_SECONDS)):
+                raise Cancelled(f"run {self.run_id} was cancelled")
+            self._next_poll = 0.0
+            self.check_live()
+
+    # -- the run as a whole --------------------------------------------------------------
+
+    def execute(self, handle: RunHandle, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Run the flow body (with flow-level retries) and record how the run ended."""
+        token = current_run.set(self)
+        register_execution(self)
+        try:
+            self._execute_attempts(handle, args, kwargs)
+        finally:
+            current_run.reset(token)
+            unregister_execution(self.run_id)
+
+    def _execute_attempts(
+        self, handle: RunHandle, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        retries = self.flow.options.retries
+        for attempt in range(retries + 1):
+            try:
+                value = self._call_body(args, kwargs)
+                self._settle_futures()
+                try:
+                    payload = dumps(value)
+                except SerializationError as exc:
+                    raise SerializationError(f"result of flow {self.flow_name!r}: {exc}") from None
+            except KeyboardInterrupt:
+                self._drain_futures()
+                self.record_run(
+                    replace(self.run, state=RunState.PENDING, owner=None),
+                    message=f"interrupted; resume with `legato runs resume {self.run_id}`",
+                )
+                handle._finish(exception=KeyboardInterrupt())
+                raise
+            except Cancelled as exc:
+                self._drain_futures()
+                self._finish_failed(handle, exc, state=RunState.CANCELLED)
+                return
+            except Exception as exc:
+                self._drain_futures()
+                if attempt < retries and not isinstance(exc, NonDeterminismError):
+                    self.record_run(
+                        self.run,
+                        message=f"flow attempt {attempt + 1} failed ({error_info(exc).summary()}); "
+                        "retrying by replay",
+                    )
+                    self._reset_for_replay()
+                    continue
+                self._finish_failed(handle, exc, state=RunState.FAILED)
+                return
+            self.record_run(
+                replace(
+                    self.run,
+                    state=RunState.COMPLETED,
+                    result=payload,
+                    finished_at=utcnow(),
+                    owner=None,
+                )
+            )
+            handle._finish(value=value)
+            return
+
+    def _call_body(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        self.check_live()
+        if self.flow.is_async:
+            return asyncio.run(self.flow.fn(*args, **kwargs))
+        return self.flow.fn(*args, **kwargs)
+
+    def _finish_failed(self, handle: RunHandle, exc: BaseException, *, state: RunState) -> None:
+        if self.store.get_run(self.run_id).state is RunState.CANCELLED:
+            state = RunState.CANCELLED
+        info = error_info(exc)
+        self.record_run(
+            replace(self.run, state=state, error=info, finished_at=utcnow(), owner=None),
+            message=info.summary(),
+        )
+        handle._finish(exception=exc)
+
+    def _settle_futures(self) -> None:
+        """Wait for every submitted step; a failure nobody looked at fails the run."""
+        for future in self.futures:
+            future.wait()
+        for future in self.futures:
+            if not future.observed:
+                error = future.exception()
+                if error is not None:
+                    raise error
+
+    def _drain_futures(self) -> None:
+        for future in self.futures:
+            future.wait()
+
+    def _reset_for_replay(self) -> None:
+        self.counters.clear()
+        self.next_seq = 0
+        self.futures = []
+
+
+# -- starting and resuming runs ------------------------------------------------------------
+
+
+def bind_params(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The run's parameters by name; raises ``ParameterError`` listing the signature."""
+    try:
+        bound = flow.signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise ParameterError(
+            f"flow {flow.name!r}: {exc}. It takes {describe_params(flow)}"
+        ) from None
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def describe_params(flow: Flow[Any, Any]) -> str:
+    parts = []
+    for param in flow.signature.parameters.values():
+        text = param.name
+        if param.annotation is not inspect.Parameter.empty:
+            annotation = param.annotation
+            text += f": {getattr(annotation, '__name__', annotation)}"
+        if param.default is not inspect.Parameter.empty:
+            text += f" = {param.default!r}"
+        parts.append(text)
+    return f"({', '.join(parts)})" if parts else "no parameters"
+
+
+def execute_new(
+    flow: Flow[Any, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    parent: RunExecution | None = None,
+    parent_step_key: str | None = None,
+    run_id: str | None = None,
+    background: bool = False,
+    listeners: Sequence[Listener] = (),
+    store: Store | None = None,
+) -> RunHandle:
+    """Create a run of ``flow`` and execute it here (or on a background thread)."""
+    params = bind_params(flow, args, kwargs)
+    try:
+        params_text = dumps(params)
+    except SerializationError as exc:
+        raise SerializationError(
+            f"flow {flow.name!r}: a parameter cannot be stored: {exc}"
+        ) from None
+    store = store or (parent.store if parent is not None and flow.options.store is None else None)
+    store = store or flow.resolve_store()
+    now = utcnow()
+    run = RunRecord(
+        run_id=run_id or new_run_id(),
+        flow_name=flow.name,
+        state=RunState.RUNNING,
+        created_at=now,
+        started_at=now,
+        target=flow.target,
+        flow_version=flow.options.version,
+        params=params_text,
+        parent_run_id=parent.run_id if parent is not None else None,
+        parent_step_key=parent_step_key,
+        owner=owner_id(),
+    )
+    store.create_run(
+        run,
+        events=(EventRecord(run_id=run.run_id, at=now, kind="run", state=run.state.value),),
+    )
+    execution = RunExecution(
+        flow=flow,
+        run=run,
+        store=store,
+        executor=parent.executor if parent is not None else default_executor(),
+        listeners=listeners,
+    )
+    for listener in listeners:
+        listener(EventRecord(run_id=run.run_id, at=now, kind="run", state=run.state.value))
+    return _launch(execution, args, kwargs, background=background)
+
+
+def resume(
+    run_id: str,
+    *,
+    store: Store | str | None = None,
+    flow: Flow[Any, Any] | None = None,
+    listeners: Sequence[Listener] = (),
+    background: bool = False,
+    retry_failed: bool = False,
+) -> RunHandle:
+    """Resume a run by replay: completed steps return their recorded results.
+
+    A completed run returns its handle at once. A failed run is re-run only with
+    ``retry_failed``. Raises ``RunNotFoundError``, ``RunStateError``.
+    """
+    from legato.engine.targets import load_target
+
+    opened = resolve_store(store)
+    run = opened.get_run(run_id)
+    handle = RunHandle(run_id, opened)
+    if run.state is RunState.COMPLETED:
+        return handle
+    if run.state is RunState.CANCELLED or (run.state is RunState.FAILED and not retry_failed):
+        raise RunStateError(
+            f"run {run_id} is {run.state.value}; only unfinished runs can be resumed."
+            + (" Retry a failed run with `legato runs retry`." if run.state is RunState.FAILED else "")
+        )
+    _refuse_if_alive(run)
+    if flow is None:
+        if run.target is None:
+            raise RunStateError(
+                f"run {run_id} of flow {run.flow_name!r} was started from code legato cannot "
+                "import again (a flow defined inside a function?). Resume it from Python with "
+                "my_flow.resume(run_id)."
+            )
+        flow = load_target(run.target)
+    params = loads(run.params)
+    bound = inspect.BoundArguments(flow.signature, params)
+    restarted = replace(run, state=RunState.RUNNING, owner=owner_id(), error=None, finished_at=None)
+    execution = RunExecution(
+        flow=flow,
+        run=run,
+        store=opened,
+        executor=default_executor(),
+        steps=opened.get_steps(run_id),
+        listeners=listeners,
+    )
+    verb = "retried" if run.state is RunState.FAILED else "resumed"
+    execution.record_run(restarted, message=f"{verb} by replay on {owner_id()}")
+    return _launch(execution, bound.args, bound.kwargs, background=background)
+
+
+def _refuse_if_alive(run: RunRecord) -> None:
+    """One run executes in one place: refuse to resume a run whose process still lives."""
+    if run.state is not RunState.RUNNING or not run.owner:
+        return
+    host, _, pid_text = run.owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return
+    pid = int(pid_text)
+    alive = pid == os.getpid()
+    if not alive:
+        try:
+            os.kill(pid, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:
+            alive = True
+    if alive:
+        raise RunStateError(
+            f"run {run.run_id} is being executed right now by process {pid} on {host}; "
+            "wait for it to finish, or stop that process before resuming the run."
+        )
+
+
+def _launch(
+    execution: RunExecution, args: tuple[Any, ...], kwargs: dict[str, Any], *, background: bool
+) -> RunHandle:
+    handle = RunHandle(execution.run_id, execution.store)
+    handle._local = True
+    if background:
+        thread = threading.Thread(
+            target=_execute_quietly,
+            args=(execution, handle, args, kwargs),
+            name=f"legato-run-{execution.run_id}",
+            daemon=True,
+        )
+        thread.start()
+    else:
+        execution.execute(handle, tuple(args), dict(kwargs))
+    return handle
+
+
+def _execute_quietly(
+    execution: RunExecution, handle: RunHandle, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    try:
+        execution.execute(handle, tuple(args), dict(kwargs))
+    except BaseException:  # noqa: BLE001 - the handle carries the outcome
+        pass
+
+
+def cancel(run_id: str, *, store: Store | str | None = None, reason: str | None = None,
+           by: str | None = None) -> RunRecord:
+    """Mark a run cancelled. A process executing it stops at its next step boundary.
+
+    Raises ``RunNotFoundError``; ``RunStateError`` if the run already ended.
+    """
+    opened = resolve_store(store)
+    run = opened.get_run(run_id)
+    if run.state.is_final:
+        raise RunStateError(f"run {run_id} already ended ({run.state.value}); nothing to cancel")
+    now = utcnow()
+    cancelled = replace(run, state=RunState.CANCELLED, finished_at=now)
+    event = EventRecord(
+        run_id=run_id, at=now, kind="run", state="cancelled", message=reason, by=by
+    )
+    opened.record((cancelled, event))
+    running_here = executions().get(run_id)
+    if running_here is not None:
+        running_here.cancelled.set()
+    return cancelled

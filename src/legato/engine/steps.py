@@ -1,0 +1,329 @@
+"""One step: resolve its inputs, consult the cache, run attempts with retries and
+timeouts, and record each transition."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import traceback
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from legato.clock import utcnow
+from legato.engine.context import StepContext, current_step
+from legato.engine.futures import StepFuture
+from legato.errors import Cancelled, SerializationError, StepTimeoutError
+from legato.records import CacheRecord, ErrorInfo, StepRecord
+from legato.serialization import dumps, fingerprint, loads
+from legato.states import StepState
+
+if TYPE_CHECKING:
+    from legato.engine.definitions import Task
+    from legato.engine.runner import RunExecution
+
+
+def execute_step(
+    ex: RunExecution,
+    task: Task[Any, Any],
+    key: str,
+    seq: int,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    prior: StepRecord | None,
+) -> Any:
+    """Run the step to completion or final failure; return its result or raise."""
+    attempts = prior.attempts if prior is not None else 0
+    if args or kwargs:
+        try:
+            args, kwargs = resolve_inputs(args, kwargs)
+        except Exception as exc:
+            upstream = getattr(exc, "__legato_step__", (None, "an upstream step"))[1]
+            skipped = StepRecord(
+                run_id=ex.run_id,
+                key=key,
+                seq=seq,
+                task_name=task.name,
+                state=StepState.SKIPPED,
+                attempts=attempts,
+                finished_at=utcnow(),
+            )
+            ex.record_step(skipped, message=f"not run: input from {upstream} failed", wait=False)
+            raise
+    cache_key = None if task.options.cache_key is None else _cache_key(task, args, kwargs)
+    if cache_key is not None:
+        hit = ex.store.get_cached(cache_key, now=utcnow())
+        if hit is not None:
+            now = utcnow()
+            done = StepRecord(
+                run_id=ex.run_id,
+                key=key,
+                seq=seq,
+                task_name=task.name,
+                state=StepState.COMPLETED,
+                attempts=attempts,
+                started_at=now,
+                finished_at=now,
+                result=hit.result,
+                serializer=hit.serializer,
+                cached=True,
+            )
+            ex.record_step(done, message="result from cache", wait=True)
+            return loads(hit.result, hit.serializer)
+    return _attempts(ex, task, key, seq, attempts, args, kwargs, cache_key)
+
+
+def _attempts(
+    ex: RunExecution,
+    task: Task[Any, Any],
+    key: str,
+    seq: int,
+    first: int,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    cache_key: str | None,
+) -> Any:
+    """The attempt loop. ``first`` is the number of attempts made before this execution
+    (a crash, a retried run): the retry budget counts from there."""
+    options = task.options
+    run_id = ex.run_id
+    started_at = utcnow()
+    attempt = first
+    while True:
+        attempt += 1
+        running = StepRecord(
+            run_id=run_id,
+            key=key,
+            seq=seq,
+            task_name=task.name,
+            state=StepState.RUNNING,
+            attempts=attempt,
+            started_at=started_at,
+        )
+        try:
+            ex.check_live()
+        except Cancelled:
+            ex.record_step(replace(running, state=StepState.CANCELLED), wait=True)
+            raise
+        ex.record_step(running, wait=False)
+        try:
+            value = _invoke(ex, task, key, attempt, args, kwargs)
+            payload = dumps(value, options.serializer)
+        except Exception as exc:
+            info = error_info(exc, task_name=task.name)
+            retry = attempt - first
+            if not isinstance(exc, SerializationError) and options.retry.should_retry(exc, retry):
+                delay = options.retry.delay(retry)
+                ex.record_step(
+                    replace(running, state=StepState.RETRYING, error=info),
+                    message=f"attempt {attempt} failed ({info.summary()}); "
+                    f"retrying in {delay:.3g}s",
+                    wait=False,
+                )
+                try:
+                    ex.sleep(delay)
+                except Cancelled:
+                    ex.record_step(replace(running, state=StepState.CANCELLED), wait=True)
+                    raise
+                continue
+            failed = replace(running, state=StepState.FAILED, error=info, finished_at=utcnow())
+            ex.record_step(failed, message=info.summary(), wait=True)
+            raise annotate(exc, run_id, key) from None
+        finished_at = utcnow()
+        done = StepRecord(
+            run_id=run_id,
+            key=key,
+            seq=seq,
+            task_name=task.name,
+            state=StepState.COMPLETED,
+            attempts=attempt,
+            started_at=started_at,
+            finished_at=finished_at,
+            result=payload,
+            serializer=options.serializer,
+        )
+        if cache_key is None:
+            ex.record_step(done, wait=True)
+        else:
+            ttl = options.cache_ttl
+            entry = CacheRecord(
+                cache_key=cache_key,
+                task_name=task.name,
+                result=payload,
+                serializer=options.serializer,
+                created_at=finished_at,
+                expires_at=None if ttl is None else finished_at + ttl,
+            )
+            ex.record_step(done, extra=(entry,), wait=True)
+        return value
+
+
+def _invoke(
+    ex: RunExecution,
+    task: Task[Any, Any],
+    key: str,
+    attempt: int,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    context = StepContext(ex.run_id, ex.flow_name, key, task.name, attempt)
+    timeout = task.options.timeout
+    if task.is_async:
+        future = ex.executor.run_coroutine(_run_async(task, context, args, kwargs, timeout))
+        return future.result()
+    if timeout is None:
+        token = current_step.set(context)
+        try:
+            return task.fn(*args, **kwargs)
+        finally:
+            current_step.reset(token)
+    return _run_with_timeout(task, context, args, kwargs, timeout)
+
+
+async def _run_async(
+    task: Task[Any, Any],
+    context: StepContext,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout: float | None,
+) -> Any:
+    current_step.set(context)  # this asyncio task has its own context copy
+    try:
+        return await asyncio.wait_for(task.fn(*args, **kwargs), timeout)
+    except TimeoutError:
+        if timeout is None:
+            raise
+        raise _timeout_error(task, context, timeout) from None
+
+
+def _run_with_timeout(
+    task: Task[Any, Any],
+    context: StepContext,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout: float,
+) -> Any:
+    # A sync body cannot be interrupted: it runs on its own daemon thread, and when the
+    # deadline passes the attempt fails while the body's late result is discarded.
+    outcome: dict[str, Any] = {}
+    finished = threading.Event()
+
+    def body() -> None:
+        current_step.set(context)
+        try:
+            outcome["value"] = task.fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=body, name=f"legato-{context.step_key}", daemon=True).start()
+    if not finished.wait(timeout):
+        raise _timeout_error(task, context, timeout)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _timeout_error(task: Task[Any, Any], context: StepContext, timeout: float) -> StepTimeoutError:
+    return StepTimeoutError(
+        f"task {task.name!r} attempt {context.attempt} ran longer than its timeout of "
+        f"{timeout:g}s. Raise the task's timeout= or make the work faster"
+    )
+
+
+def resolve_inputs(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Replace futures (also inside lists, tuples and dicts) by their results."""
+    for value in args:
+        if _has_future(value):
+            break
+    else:
+        for value in kwargs.values():
+            if _has_future(value):
+                break
+        else:
+            return args, kwargs
+    return tuple(_resolve(a) for a in args), {k: _resolve(v) for k, v in kwargs.items()}
+
+
+def futures_in(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[StepFuture[Any]]:
+    found: list[StepFuture[Any]] = []
+    for value in (*args, *kwargs.values()):
+        _collect(value, found)
+    return found
+
+
+def _collect(value: Any, found: list[StepFuture[Any]]) -> None:
+    if isinstance(value, StepFuture):
+        found.append(value)
+    elif type(value) in (list, tuple, set, frozenset):
+        for item in value:
+            _collect(item, found)
+    elif type(value) is dict:
+        for item in value.values():
+            _collect(item, found)
+
+
+_SCALARS = frozenset({int, str, float, bool, type(None), bytes})
+
+
+def _has_future(value: Any) -> bool:
+    kind = type(value)
+    if kind in _SCALARS:
+        return False
+    if kind is StepFuture:
+        return True
+    if kind in (list, tuple, set, frozenset):
+        return any(_has_future(item) for item in value)
+    if kind is dict:
+        return any(_has_future(item) for item in value.values())
+    return False
+
+
+def _resolve(value: Any) -> Any:
+    if isinstance(value, StepFuture):
+        return value.result()
+    kind = type(value)
+    if kind in (list, tuple, set, frozenset):
+        return kind(_resolve(item) for item in value)
+    if kind is dict:
+        return {k: _resolve(v) for k, v in value.items()}
+    return value
+
+
+def _cache_key(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    chosen = task.options.cache_key
+    if chosen == "inputs":
+        bound = task.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return f"{task.name}:{fingerprint(dict(bound.arguments))}"
+    return f"{task.name}:{chosen(*args, **kwargs)}"  # type: ignore[misc,operator]
+
+
+def error_info(exc: BaseException, *, task_name: str | None = None) -> ErrorInfo:
+    kind = type(exc)
+    message = str(exc)
+    if isinstance(exc, SerializationError) and task_name and task_name not in message:
+        message = f"result of task {task_name!r}: {message}"
+    return ErrorInfo(
+        type=f"{kind.__module__}.{kind.__qualname__}",
+        message=message,
+        traceback="".join(traceback.format_exception(exc)),
+    )
+
+
+def annotate(exc: BaseException, run_id: str, step_key: str) -> BaseException:
+    """Extend the exception's message with where it happened, once, keeping its type."""
+    if getattr(exc, "__legato_step__", None) is None:
+        try:
+            exc.__legato_step__ = (run_id, step_key)  # type: ignore[attr-defined]
+        except AttributeError:
+            return exc
+        where = f"(run {run_id}, step {step_key})"
+        if exc.args and isinstance(exc.args[0], str):
+            exc.args = (f"{exc.args[0]} {where}", *exc.args[1:])
+        else:
+            exc.add_note(f"legato: raised in {where}")
+    return exc
+

@@ -1,0 +1,90 @@
+"""Store URLs: which backend a URL names, and how to show one without its password.
+
+Accepted forms (the SQLAlchemy convention for SQLite)::
+
+    memory://                    a new, empty in-process store
+    sqlite:///relative/path.db   a SQLite file relative to the working directory
+    sqlite:////abs/path.db       a SQLite file at an absolute path
+    /any/path/legato.db          a bare path ending in .db, .sqlite or .sqlite3
+    postgresql://user:pw@host/db recognised, not available in this version
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from legato.errors import StoreError
+
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
+
+ACCEPTED_FORMS = (
+    "memory:// (in-process, nothing persisted), "
+    "sqlite:///relative/path.db or sqlite:////absolute/path.db (SQLite file), "
+    "or a bare file path ending in .db, .sqlite or .sqlite3"
+)
+
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass)=)[^&#]*")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (``user:***@host``, ``?password=***``).
+
+    Errs on the side of hiding: the userinfo ends at the last ``@`` before any ``?`` or
+    ``#``, so a password holding an unescaped ``/`` or ``@`` is still hidden.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        end = len(rest)
+        for mark in "?#":
+            index = rest.find(mark)
+            if index != -1:
+                end = min(end, index)
+        at = rest.rfind("@", 0, end)
+        if at != -1:
+            user, colon, _ = rest[:at].partition(":")
+            if colon:
+                rest = f"{user}:***{rest[at:]}"
+        url = f"{scheme}://{rest}"
+    return _SECRET_QUERY.sub(r"\1***", url)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLocation:
+    """What a store URL names: ``kind`` is ``"memory"`` or ``"sqlite"`` (then ``path``)."""
+
+    kind: str
+    path: str = ""
+
+
+def parse_store_url(url: str) -> StoreLocation:
+    """The backend and location ``url`` names; ``StoreError`` saying the accepted forms."""
+    text = url.strip()
+    scheme, sep, rest = text.partition("://")
+    if sep and scheme.lower() == "memory":
+        if rest.strip("/"):
+            raise StoreError(
+                f"store URL {redact_url(url)!r}: memory:// takes no path; use exactly "
+                "memory:// for an in-process store."
+            )
+        return StoreLocation("memory")
+    if sep and scheme.lower() == "sqlite":
+        # SQLAlchemy: sqlite:///rel.db -> "rel.db", sqlite:////abs.db -> "/abs.db".
+        if not rest.startswith("/") or not rest[1:]:
+            raise StoreError(
+                f"store URL {redact_url(url)!r} names no file; write sqlite:///relative/"
+                "path.db or sqlite:////absolute/path.db (three slashes, then the path)."
+            )
+        return StoreLocation("sqlite", rest[1:])
+    if sep and scheme.lower() in POSTGRES_SCHEMES:
+        raise StoreError(
+            f"store URL {redact_url(url)!r}: PostgreSQL support is not available yet in "
+            "this version of legato. Use the embedded SQLite store instead, for example "
+            "sqlite:///path/to/legato.db."
+        )
+    if not sep and text.lower().endswith(SQLITE_SUFFIXES):
+        return StoreLocation("sqlite", text)
+    raise StoreError(
+        f"store URL {redact_url(url)!r} is not one legato knows; use {ACCEPTED_FORMS}."
+    )

@@ -1,0 +1,228 @@
+"""Retries, delays, timeouts and retry filters."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import timedelta
+
+import pytest
+
+from legato import Permanent, flow, task
+from legato.engine.retries import RetryPolicy
+from legato.errors import StepTimeoutError
+from legato.states import StepState
+
+
+def policy(**kw):
+    base = dict(
+        where="t",
+        retries=5,
+        retry_delay=1,
+        backoff=1,
+        max_retry_delay=None,
+        jitter=0,
+        retry_on=Exception,
+    )
+    base.update(kw)
+    return RetryPolicy.build(**base)
+
+
+def test_delay_list_repeats_its_last_value():
+    p = policy(retry_delay=[1, timedelta(seconds=5), 30])
+    assert [p.delay(k) for k in range(1, 6)] == [1, 5, 30, 30, 30]
+
+
+def test_backoff_multiplies_and_the_cap_holds():
+    p = policy(retry_delay=1, backoff=2, max_retry_delay=5)
+    assert [p.delay(k) for k in range(1, 6)] == [1, 2, 4, 5, 5]
+
+
+def test_jitter_stays_within_its_fraction():
+    p = policy(retry_delay=10, jitter=0.2)
+    rng = random.Random(7)
+    delays = [p.delay(1, rng) for _ in range(200)]
+    assert all(8 <= d <= 12 for d in delays)
+    assert len(set(delays)) > 100
+
+
+def test_retries_means_retries_after_the_first_attempt(sqlite_store):
+    calls = []
+
+    @task(retries=2, retry_delay=0)
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError(f"try {len(calls)}")
+        return "ok"
+
+    @flow
+    def f() -> str:
+        return flaky()
+
+    handle = f.run()
+    assert handle.result() == "ok"
+    assert len(calls) == 3
+    (step,) = handle.steps
+    assert step.attempts == 3 and step.state is StepState.COMPLETED
+    history = [
+        (e.state, e.attempt) for e in sqlite_store.get_events(handle.run_id) if e.kind == "step"
+    ]
+    assert history == [
+        ("running", 1),
+        ("retrying", 1),
+        ("running", 2),
+        ("retrying", 2),
+        ("running", 3),
+        ("completed", 3),
+    ]
+
+
+def test_exhausted_retries_fail_with_the_original_exception(sqlite_store):
+    @task(retries=1, retry_delay=0)
+    def always() -> None:
+        raise ConnectionError("down")
+
+    @flow
+    def f() -> None:
+        always()
+
+    with pytest.raises(ConnectionError, match="down"):
+        f()
+
+
+def test_retries_really_wait(sqlite_store):
+    stamps = []
+
+    @task(retries=2, retry_delay=0.15)
+    def flaky() -> None:
+        stamps.append(time.monotonic())
+        if len(stamps) < 3:
+            raise OSError("again")
+
+    @flow
+    def f() -> None:
+        flaky()
+
+    f()
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert all(gap >= 0.15 for gap in gaps)
+
+
+def test_permanent_errors_are_not_retried(sqlite_store):
+    calls = []
+
+    class BadInput(Permanent):
+        pass
+
+    @task(retries=5, retry_delay=0)
+    def validate() -> None:
+        calls.append(1)
+        raise BadInput("no retry for this")
+
+    @flow
+    def f() -> None:
+        validate()
+
+    with pytest.raises(BadInput):
+        f()
+    assert len(calls) == 1
+
+
+def test_retry_on_limits_which_errors_retry(sqlite_store):
+    calls = []
+
+    @task(retries=3, retry_delay=0, retry_on=[ConnectionError])
+    def picky() -> None:
+        calls.append(1)
+        raise ValueError("not a connection problem")
+
+    @flow
+    def f() -> None:
+        picky()
+
+    with pytest.raises(ValueError):
+        f()
+    assert len(calls) == 1
+
+
+def test_retry_on_predicate(sqlite_store):
+    calls = []
+
+    @task(retries=3, retry_delay=0, retry_on=lambda exc: "429" in str(exc))
+    def rate_limited() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("HTTP 429")
+        if len(calls) == 2:
+            raise RuntimeError("HTTP 400")
+        return "unreachable"
+
+    @flow
+    def f() -> str:
+        return rate_limited()
+
+    with pytest.raises(RuntimeError, match="400"):
+        f()
+    assert len(calls) == 2
+
+
+def test_sync_timeout_fails_the_attempt_and_retries_apply(sqlite_store):
+    calls = []
+
+    @task(timeout=0.2, retries=1, retry_delay=0)
+    def sometimes_slow() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(2)
+            return "late and discarded"
+        return "fast"
+
+    @flow
+    def f() -> str:
+        return sometimes_slow()
+
+    handle = f.run()
+    assert handle.result() == "fast"
+    events = [e for e in sqlite_store.get_events(handle.run_id) if e.state == "retrying"]
+    assert len(events) == 1 and "timeout" in events[0].message
+
+
+def test_async_timeout_cancels_and_raises_step_timeout(sqlite_store):
+    import asyncio
+
+    @task(timeout=0.1)
+    async def hangs() -> None:
+        await asyncio.sleep(10)
+
+    @flow
+    def f() -> None:
+        hangs()
+
+    with pytest.raises(StepTimeoutError, match="timeout of 0.1s"):
+        f()
+
+
+def test_flow_retries_replay_completed_steps(sqlite_store):
+    ran = []
+    failures = [1]
+
+    @task
+    def step_a() -> str:
+        ran.append("a")
+        return "a"
+
+    @task
+    def step_b(a: str) -> str:
+        ran.append("b")
+        if failures:
+            failures.pop()
+            raise RuntimeError("first time fails")
+        return a + "b"
+
+    @flow(retries=1)
+    def f() -> str:
+        return step_b(step_a())
+
+    assert f() == "ab"
+    assert ran == ["a", "b", "b"]
