@@ -139,6 +139,7 @@ class _Defaults:
         self.lock = threading.Lock()
         self.store: Store | None = None
         self.executor: ThreadExecutor | None = None
+        self.by_url: dict[str, Store] = {}
 
 
 _defaults = _Defaults()
@@ -169,11 +170,19 @@ def default_executor() -> ThreadExecutor:
 
 
 def resolve_store(store: Store | str | None) -> Store:
+    """A Store for ``store``: itself, the default for None, or the one opened for a URL
+    (each URL is opened once per process, except ``memory://`` which is always new)."""
     if store is None:
         return default_store()
-    if isinstance(store, str):
+    if not isinstance(store, str):
+        return store
+    if store.startswith("memory:"):
         return open_store(store)
-    return store
+    with _defaults.lock:
+        opened = _defaults.by_url.get(store)
+        if opened is None:
+            opened = _defaults.by_url[store] = open_store(store)
+        return opened
 
 
 def describe(value: Any) -> str:

@@ -78,7 +78,7 @@ class Task(Generic[P, R]):
         run = current_run.get()
         if run is None or current_step.get() is not None:
             return self.fn(*args, **kwargs)
-        return run.call_task(self, args, kwargs)  # type: ignore[no-any-return]
+        return run.call_task(self, args, kwargs)
 
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> StepFuture[R]:
         """Start the step now and return its future; its key follows program order."""
@@ -99,7 +99,7 @@ class Task(Generic[P, R]):
         passed unchanged to every call."""
         if not iterables:
             raise DefinitionError(f"{self.name}.map() needs at least one iterable")
-        return [self.submit(*items, **kwargs) for items in zip(*iterables, strict=True)]  # type: ignore[arg-type]
+        return [self.submit(*items, **kwargs) for items in zip(*iterables, strict=True)]
 
     def with_options(self, **changes: Any) -> Task[P, R]:
         """A copy with some options changed, e.g. ``fetch.with_options(retries=5)``."""
@@ -179,10 +179,10 @@ class Flow(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         run = current_run.get()
         if run is not None and current_step.get() is None:
-            return run.call_child(self, args, kwargs)  # type: ignore[no-any-return]
+            return run.call_child(self, args, kwargs)
         from legato.engine.runner import execute_new
 
-        return execute_new(self, args, kwargs, parent=run).result()  # type: ignore[no-any-return]
+        return execute_new(self, args, kwargs, parent=run).result()
 
     def run(self, *args: P.args, **kwargs: P.kwargs) -> RunHandle:
         """Run to the end and return the handle (does not raise the flow's error)."""

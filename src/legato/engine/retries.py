@@ -106,9 +106,9 @@ def _retry_on(value: object, where: str) -> RetryOn:
     if isinstance(value, Sequence) and all(
         isinstance(t, type) and issubclass(t, BaseException) for t in value
     ):
-        return tuple(value)  # type: ignore[arg-type]
+        return tuple(value)
     if callable(value):
-        return value  # type: ignore[return-value]
+        return value
     raise DefinitionError(
         f"{where}: retry_on={value!r} must be an exception type, a list of them, "
         "or a predicate taking the exception"
