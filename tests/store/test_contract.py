@@ -132,6 +132,14 @@ def test_duplicate_run_id_raises_and_writes_nothing(store: Store) -> None:
     assert [e.state for e in store.get_events("r1")] == ["pending"]
 
 
+def test_create_run_with_an_event_of_an_unknown_run_writes_nothing(store: Store) -> None:
+    with pytest.raises(RunNotFoundError, match="ghost"):
+        store.create_run(run(), events=[event("pending"), event("x", run_id="ghost")])
+    with pytest.raises(RunNotFoundError):
+        store.get_run("r1")
+    assert store.get_events("r1") == []
+
+
 def test_get_unknown_run_raises_run_not_found_with_its_id(store: Store) -> None:
     with pytest.raises(RunNotFoundError, match="nope-123") as caught:
         store.get_run("nope-123")

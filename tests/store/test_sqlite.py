@@ -72,6 +72,24 @@ def test_pragmas_and_schema_version(tmp_path: Path) -> None:
     raw.close()
 
 
+def test_every_dialect_has_the_same_numbered_migrations() -> None:
+    from legato.store.sql import MIGRATIONS_ROOT, load_migrations
+
+    dialects = sorted(p.name for p in MIGRATIONS_ROOT.iterdir() if p.is_dir())
+    assert "sqlite" in dialects
+    numbered = {d: [(m.version, m.name) for m in load_migrations(d)] for d in dialects}
+    assert all(found == numbered["sqlite"] for found in numbered.values()), numbered
+
+
+def test_a_relative_path_survives_a_chdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = SqliteStore("rel.db")
+    store.create_run(_run())
+    monkeypatch.chdir("/")
+    assert store.get_run("r1").run_id == "r1"  # a new reader connection opens the same file
+    store.close()
+
+
 def test_unknown_durability_is_a_value_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'normal'.*'full'"):
         SqliteStore(tmp_path / "a.db", durability="fast")

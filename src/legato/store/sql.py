@@ -204,7 +204,10 @@ class SqlStore:
             if event_rows:
                 cur.executemany(q.insert_event, event_rows)
 
-        self._write(f"create run {run.run_id}", work, None, (run, *events))
+        # On a constraint violation, look for the runs that events name besides this one
+        # (which the rollback just removed again).
+        others = [event for event in events if event.run_id != run.run_id]
+        self._write(f"create run {run.run_id}", work, None, others)
 
     def record(self, changes: Sequence[Change]) -> None:
         """Apply a batch in one transaction: all of it is durable when this returns, or

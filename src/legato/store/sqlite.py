@@ -94,7 +94,8 @@ class SqliteStore(SqlStore):
                 f"SqliteStore needs a file path, got {text!r}; for a store that lives in "
                 "memory use open_store('memory://')."
             )
-        self.path = Path(text).expanduser()
+        # Absolute, so that reader connections opened later survive a chdir.
+        self.path = Path(text).expanduser().absolute()
         super().__init__(f"sqlite:///{text}")
         self.durability = durability
         self._synchronous = DURABILITY_LEVELS[durability]
