@@ -32,6 +32,7 @@ class Recorder:
         self._error: BaseException | None = None
         self._flush_interval = flush_interval
         self._flusher: threading.Thread | None = None
+        self._stop = threading.Event()
         self._closed = False
 
     def write(self, changes: Sequence[Change], *, wait: bool = True) -> None:
@@ -64,6 +65,7 @@ class Recorder:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        self._stop.set()
         if self._error is None:
             self.flush()
 
@@ -95,6 +97,9 @@ class Recorder:
             raise StoreError(f"writing to the store failed: {self._error}") from self._error
 
     def _ensure_flusher(self) -> None:
+        # Called with the lock held. The flusher sleeps on its own event, never on the
+        # writers' condition: waking it at every commit would cost a thread switch per
+        # step. It exits once nothing is pending and is started again on demand.
         if self._flusher is None and not self._closed:
             self._flusher = threading.Thread(
                 target=self._flush_loop, name="legato-recorder", daemon=True
@@ -102,10 +107,13 @@ class Recorder:
             self._flusher.start()
 
     def _flush_loop(self) -> None:
-        with self._cond:
-            while not self._closed and self._error is None:
-                self._cond.wait(self._flush_interval)
-                if self._pending and not self._writing:
+        while True:
+            self._stop.wait(self._flush_interval)
+            with self._cond:
+                if self._closed or self._error is not None or not self._pending:
+                    self._flusher = None
+                    return
+                if not self._writing:
                     self._queued += 1
                     self._commit_pending()
 

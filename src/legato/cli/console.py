@@ -1,0 +1,78 @@
+"""Where the CLI writes, how it reports a user's mistake, and its exit codes.
+
+Results go to stdout; errors (one red line each) and, with ``--json``, everything else go
+to stderr. Text that comes from users or flows is always passed as ``rich.text.Text``
+so that brackets in it are never read as rich markup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from functools import cache
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from legato.errors import LegatoError
+
+EXIT_COMPLETED = 0
+EXIT_FAILED = 1  # the run failed or was cancelled
+EXIT_USAGE = 2  # the user asked for something impossible; nothing was started
+EXIT_WAITING = 3  # the run is suspended on a durable wait
+EXIT_INTERRUPTED = 130  # Ctrl-C: the run was recorded as pending and can be resumed
+
+
+PIPE_WIDTH = 200  # tables written to a file or pipe are not cut to 80 columns
+
+
+@cache
+def out() -> Console:
+    return _console(stderr=False)
+
+
+@cache
+def err() -> Console:
+    return _console(stderr=True)
+
+
+def _console(*, stderr: bool) -> Console:
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPE_WIDTH
+    return console
+
+
+def error_line(message: str) -> None:
+    """Print ``error: message`` in red on stderr."""
+    err().print(Text(f"error: {message}", style="bold red"))
+
+
+def fail(message: str, code: int = EXIT_USAGE, *, details: Text | str | None = None) -> NoReturn:
+    """Report a user's mistake (one red line, optional plain details) and exit."""
+    error_line(message)
+    if details:
+        err().print(details if isinstance(details, Text) else Text(details))
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn legato's own errors (unknown run, bad target, unusable store) into one red
+    line and exit code 2, instead of a traceback."""
+    try:
+        yield
+    except LegatoError as exc:
+        fail(str(exc))
+
+
+def write_json(payload: object) -> None:
+    """One JSON document on stdout, unwrapped, and nothing else."""
+    import json
+
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

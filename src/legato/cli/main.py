@@ -1,0 +1,63 @@
+"""The ``legato`` command: ``legato run`` and the ``legato runs`` group.
+
+Every command takes ``--db URL`` (also accepted before the command, and read from
+``LEGATO_DB`` otherwise). A mistake the user can fix exits 2 with one red line on
+stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from legato.cli.options import DB_HELP
+from legato.cli.run import run_command
+from legato.cli.runs import runs_app
+
+app = typer.Typer(
+    name="legato",
+    help=(
+        "legato: durable workflows for Python.\n\n"
+        "Example: legato run flows.py:etl -p day=2024-05-01"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold secrets
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("run", no_args_is_help=True)(run_command)
+app.add_typer(runs_app, name="runs")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from legato import __version__
+
+        typer.echo(f"legato {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help=DB_HELP, show_default=False)
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print legato's version."
+        ),
+    ] = False,
+) -> None:
+    ctx.obj = {"db": db}
+
+
+def main() -> None:
+    """The console script's entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""``legato runs ...``: list, show, resume, retry, logs and cancel recorded runs."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from legato.cli.console import fail, out, user_errors, write_json
+from legato.cli.options import DbOption, JsonOption, open_cli_store
+from legato.states import RunState
+
+runs_app = typer.Typer(
+    name="runs",
+    help="Inspect and act on recorded runs.\n\nExample: legato runs list --state failed",
+    no_args_is_help=True,
+)
+
+RunIdArgument = Annotated[
+    str, typer.Argument(metavar="RUN_ID", help="The run's id, as legato run printed it.")
+]
+
+
+@runs_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    state: Annotated[
+        RunState | None,
+        typer.Option("--state", "-s", help="Only runs in this state.", case_sensitive=False),
+    ] = None,
+    flow: Annotated[
+        str | None, typer.Option("--flow", "-f", metavar="NAME", help="Only runs of this flow.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="At most this many runs, newest first.")
+    ] = 20,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List runs, newest first.
+
+    Example: legato runs list --state failed --flow etl --limit 5
+    """
+    from legato.cli.render import run_json, runs_table
+    from legato.records import RunFilter
+
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        runs = store.list_runs(RunFilter(state=state, flow_name=flow, limit=limit))
+    if json_output:
+        write_json([run_json(run) for run in runs])
+    elif not runs:
+        out().print(Text("No runs match.", style="dim"))
+    else:
+        out().print(runs_table(runs, width=out().width))
+
+
+@runs_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    run_id: RunIdArgument,
+    everything: Annotated[
+        bool, typer.Option("--all", "-a", help="Every step and event, nothing folded.")
+    ] = False,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", "-t", help="Full tracebacks of failures.")
+    ] = False,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a run: its details, history and tree of steps.
+
+    Child runs are nested under the step that started them.
+
+    Example: legato runs show 01j2x3y4z5abcdefghjkmnpqrs --traceback
+    """
+    from legato.cli.render import event_json, run_tree_json, show_run
+
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        run = store.get_run(run_id)
+        if json_output:
+            data = run_tree_json(store, run)
+            data["events"] = [event_json(e) for e in store.get_events(run_id)]
+            write_json(data)
+            return
+        out().print(show_run(store, run, everything=everything, traceback=traceback))
+
+
+@runs_app.command("resume")
+def resume_command(
+    ctx: typer.Context,
+    run_id: RunIdArgument,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Resume an interrupted or crashed run here, in the foreground.
+
+    Completed steps are replayed from the store, not run again.
+
+    The rest runs with the same live view and exit codes as legato run.
+
+    Example: legato runs resume 01j2x3y4z5abcdefghjkmnpqrs
+    """
+    _continue(ctx, run_id, db=db, json_output=json_output, retry_failed=False)
+
+
+@runs_app.command("retry")
+def retry_command(
+    ctx: typer.Context,
+    run_id: RunIdArgument,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Retry a failed run by replay.
+
+    Completed steps keep their results; the failed step and what follows run again.
+
+    Example: legato runs retry 01j2x3y4z5abcdefghjkmnpqrs
+    """
+    _continue(ctx, run_id, db=db, json_output=json_output, retry_failed=True)
+
+
+def _continue(
+    ctx: typer.Context, run_id: str, *, db: str | None, json_output: bool, retry_failed: bool
+) -> None:
+    from legato.cli.foreground import follow
+    from legato.engine.context import use_store
+    from legato.engine.runner import resume
+
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        run = store.get_run(run_id)
+    use_store(store)
+
+    def start(listeners: Any) -> Any:
+        return resume(run_id, store=store, listeners=listeners, retry_failed=retry_failed)
+
+    follow(start, store=store, flow_name=run.flow_name, run_id=run_id, json_output=json_output)
+
+
+@runs_app.command("logs")
+def logs_command(
+    ctx: typer.Context,
+    run_id: RunIdArgument,
+    step: Annotated[
+        str | None,
+        typer.Option("--step", metavar="KEY", help="Only this step's logs, e.g. fetch#0."),
+    ] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show what a run's steps logged, oldest first.
+
+    Steps log through get_run_context().logger.
+
+    Example: legato runs logs 01j2x3y4z5abcdefghjkmnpqrs --step fetch#0
+    """
+    from legato.cli.render import log_json, logs_table
+
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        store.get_run(run_id)
+        if step is not None:
+            keys = [s.key for s in store.get_steps(run_id)]
+            if step not in keys:
+                shown = ", ".join(keys[:10]) + (" …" if len(keys) > 10 else "")
+                fail(f"run {run_id} has no step {step!r}; its steps: {shown or 'none yet'}")
+        logs = store.get_logs(run_id, step_key=step)
+    if json_output:
+        write_json([log_json(log) for log in logs])
+    elif not logs:
+        where = f"step {step} of run {run_id}" if step else f"run {run_id}"
+        out().print(Text(f"No logs for {where}.", style="dim"))
+    else:
+        out().print(logs_table(logs))
+
+
+@runs_app.command("cancel")
+def cancel_command(
+    ctx: typer.Context,
+    run_id: RunIdArgument,
+    reason: Annotated[
+        str | None, typer.Option("--reason", "-r", metavar="TEXT", help="Recorded with it.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Cancel a run.
+
+    A process executing it stops at its next step boundary.
+
+    Example: legato runs cancel 01j2x3y4z5abcdefghjkmnpqrs --reason "wrong input"
+    """
+    from legato.engine.runner import cancel
+
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        before = store.get_run(run_id)
+        cancel(run_id, store=store, reason=reason, by=_operator())
+    message = Text(f"Cancelled run {run_id} (flow {before.flow_name}).", style="green")
+    if before.state is RunState.RUNNING:
+        message.append(" The process executing it stops at its next step boundary.")
+    out().print(message)
+
+
+def _operator() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in this environment
+        user = "unknown"
+    return f"{user}@{socket.gethostname()} (cli)"
