@@ -116,8 +116,11 @@ def w3() -> None:
 def import_time() -> None:
     code = "import time; t = time.perf_counter(); import legato; print(time.perf_counter() - t)"
     samples = [
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True).stdout)
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
         for _ in range(5)
     ]
     print(f"import legato: {statistics.median(samples) * 1e3:.1f} ms (median of 5)")

@@ -69,10 +69,7 @@ class Scenario:
             store.close()
 
     def resume(self, run_id: str) -> str:
-        code = (
-            "import sys, legato; "
-            f"print(legato.resume({run_id!r}).result())"
-        )
+        code = f"import sys, legato; print(legato.resume({run_id!r}).result())"
         out = subprocess.run(
             [sys.executable, "-c", code], env=self.env, capture_output=True, text=True, timeout=120
         )

@@ -109,8 +109,7 @@ class Task(Generic[P, R]):
         unknown = set(changes) - set(current)
         if unknown:
             raise DefinitionError(
-                f"task {self.name}: unknown option(s) {sorted(unknown)}; "
-                f"known: {sorted(current)}"
+                f"task {self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(current)}"
             )
         current.update(changes)
         return Task(self.fn, build_task_options(self.fn, **current))

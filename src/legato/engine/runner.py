@@ -180,7 +180,9 @@ class RunExecution:
         else:
             future.set_result(value)
 
-    def call_child(self, flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def call_child(
+        self, flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         key, seq = self.next_key(flow.name)
         prior = self.replayed(key, seq, flow.name)
         if prior is not None and prior.state is StepState.COMPLETED:
@@ -262,7 +264,9 @@ class RunExecution:
         for listener in self.listeners:
             listener(event)
 
-    def record_run(self, run: RunRecord, *, message: str | None = None, by: str | None = None) -> None:
+    def record_run(
+        self, run: RunRecord, *, message: str | None = None, by: str | None = None
+    ) -> None:
         self.run = run
         event = EventRecord(
             run_id=run.run_id,
@@ -408,7 +412,9 @@ class RunExecution:
 # -- starting and resuming runs ------------------------------------------------------------
 
 
-def bind_params(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+def bind_params(
+    flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
     """The run's parameters by name; raises ``ParameterError`` listing the signature."""
     try:
         bound = flow.signature.bind(*args, **kwargs)
@@ -509,7 +515,11 @@ def resume(
     if run.state is RunState.CANCELLED or (run.state is RunState.FAILED and not retry_failed):
         raise RunStateError(
             f"run {run_id} is {run.state.value}; only unfinished runs can be resumed."
-            + (" Retry a failed run with `legato runs retry`." if run.state is RunState.FAILED else "")
+            + (
+                " Retry a failed run with `legato runs retry`."
+                if run.state is RunState.FAILED
+                else ""
+            )
         )
     _refuse_if_alive(run)
     if flow is None:
@@ -587,8 +597,13 @@ def _execute_quietly(
         pass
 
 
-def cancel(run_id: str, *, store: Store | str | None = None, reason: str | None = None,
-           by: str | None = None) -> RunRecord:
+def cancel(
+    run_id: str,
+    *,
+    store: Store | str | None = None,
+    reason: str | None = None,
+    by: str | None = None,
+) -> RunRecord:
     """Mark a run cancelled. A process executing it stops at its next step boundary.
 
     Raises ``RunNotFoundError``; ``RunStateError`` if the run already ended.
@@ -599,9 +614,7 @@ def cancel(run_id: str, *, store: Store | str | None = None, reason: str | None 
         raise RunStateError(f"run {run_id} already ended ({run.state.value}); nothing to cancel")
     now = utcnow()
     cancelled = replace(run, state=RunState.CANCELLED, finished_at=now)
-    event = EventRecord(
-        run_id=run_id, at=now, kind="run", state="cancelled", message=reason, by=by
-    )
+    event = EventRecord(run_id=run_id, at=now, kind="run", state="cancelled", message=reason, by=by)
     opened.record((cancelled, event))
     running_here = executions().get(run_id)
     if running_here is not None:

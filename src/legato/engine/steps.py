@@ -326,4 +326,3 @@ def annotate(exc: BaseException, run_id: str, step_key: str) -> BaseException:
         else:
             exc.add_note(f"legato: raised in {where}")
     return exc
-
