@@ -84,14 +84,12 @@ class Task(Generic[P, R]):
         """Start the step now and return its future; its key follows program order."""
         run = current_run.get()
         if run is None or current_step.get() is not None:
-            from concurrent.futures import Future
-
-            future: Future[Any] = Future()
+            future: StepFuture[R] = StepFuture(self.name, self.name)
             try:
                 future.set_result(self.fn(*args, **kwargs))
             except Exception as exc:  # noqa: BLE001 - delivered through the future
                 future.set_exception(exc)
-            return StepFuture(self.name, self.name, future)
+            return future
         return run.submit_task(self, args, kwargs)
 
     def map(self, *iterables: Iterable[Any], **kwargs: Any) -> list[StepFuture[R]]:

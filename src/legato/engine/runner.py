@@ -13,7 +13,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +95,7 @@ class RunExecution:
         self.next_seq = 0
         self.futures: list[StepFuture[Any]] = []
         self.cancelled = threading.Event()
+        self.signal = threading.Condition()  # shared by this run's futures
         self._helper = getattr(executor, "help", None)
         timeout = flow.options.timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
@@ -134,15 +134,14 @@ class RunExecution:
     ) -> StepFuture[Any]:
         key, seq = self.next_key(task.name)
         prior = self.replayed(key, seq, task.name)
-        future: Future[Any] = Future()
-        handle: StepFuture[Any] = StepFuture(key, task.name, future, self._helper)
+        handle: StepFuture[Any] = StepFuture(key, task.name, self.signal, self._helper)
         self.futures.append(handle)
         if prior is not None and prior.state is StepState.COMPLETED:
-            future.set_result(loads(prior.result, prior.serializer))  # type: ignore[arg-type]
+            handle.set_result(loads(prior.result, prior.serializer))  # type: ignore[arg-type]
             return handle
 
         def launch() -> None:
-            self.executor.submit(self._run_submitted, task, key, seq, args, kwargs, prior, future)
+            self.executor.submit(self._run_submitted, task, key, seq, args, kwargs, prior, handle)
 
         pending = [f for f in futures_in(args, kwargs) if not f.done()]
         if not pending:
@@ -171,7 +170,7 @@ class RunExecution:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         prior: StepRecord | None,
-        future: Future[Any],
+        future: StepFuture[Any],
     ) -> None:
         try:
             value = execute_step(self, task, key, seq, args, kwargs, prior)

@@ -8,8 +8,9 @@ from typing import Any, Protocol
 
 
 class Executor(Protocol):
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
-        """Run ``fn(*args)`` soon; the future carries its result or exception."""
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> None:
+        """Run ``fn(*args)`` soon. ``fn`` reports its own outcome (the engine's jobs
+        complete a ``StepFuture``)."""
 
     def run_coroutine(self, coro: Coroutine[Any, Any, Any]) -> Future[Any]:
         """Run a coroutine on the executor's event loop."""

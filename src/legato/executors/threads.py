@@ -8,13 +8,15 @@ steps thus adds its own thread to the workers rather than idling.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
-_Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+_log = logging.getLogger("legato.executor")
+_Job = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
 class ThreadExecutor:
@@ -30,12 +32,11 @@ class ThreadExecutor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
-        future: Future[Any] = Future()
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> None:
         with self._cond:
             if self._shutdown:
                 raise RuntimeError("the executor was shut down")
-            self._jobs.append((future, fn, args))
+            self._jobs.append((fn, args))
             # Woken threads stay counted as idle until they take a job, so compare with
             # the queue: start a thread when the idle ones cannot cover every queued job.
             if self._idle >= len(self._jobs):
@@ -45,7 +46,6 @@ class ThreadExecutor:
                 threading.Thread(
                     target=self._work, name=f"legato-{self._threads}", daemon=True
                 ).start()
-        return future
 
     def help(self) -> bool:
         """Run one queued job in the calling thread when every worker is busy.
@@ -97,12 +97,8 @@ class ThreadExecutor:
 
 
 def _run(job: _Job) -> None:
-    future, fn, args = job
-    if not future.set_running_or_notify_cancel():
-        return
+    fn, args = job
     try:
-        result = fn(*args)
-    except BaseException as exc:  # noqa: BLE001 - delivered through the future
-        future.set_exception(exc)
-    else:
-        future.set_result(result)
+        fn(*args)
+    except BaseException:  # noqa: BLE001 - jobs report their own outcome; keep the worker
+        _log.exception("a job on the legato executor raised")
