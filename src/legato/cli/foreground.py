@@ -67,21 +67,25 @@ def follow(
     quiet = json_output and not console.is_terminal
     monitor = RunMonitor(console, flow_name=flow_name, run_id=run_id, quiet=quiet)
     try:
-        with _second_interrupt_exits(), _stdout_to_stderr(json_output), monitor.showing():
+        with (
+            _second_interrupt_exits(lambda: monitor.run_id),
+            _stdout_to_stderr(json_output),
+            monitor.showing(),
+        ):
             with user_errors():
                 handle = start([monitor])
     except KeyboardInterrupt:
         _interrupted(store, monitor.run_id, flow_name, json_output=json_output)
-    _report(handle, flow_name=flow_name, json_output=json_output)
+    _report(handle, json_output=json_output)
 
 
-def _report(handle: RunHandle, *, flow_name: str, json_output: bool) -> NoReturn:
-    record = handle.record
-    state = record.state.value
+def _report(handle: RunHandle, *, json_output: bool) -> NoReturn:
     value: Any = None
-    if state == "completed":
-        with user_errors():
+    with user_errors():
+        record = handle.record
+        if record.state.value == "completed":
             value = handle.result()
+    state = record.state.value
     if json_output:
         write_json(
             {
@@ -160,7 +164,7 @@ def _interrupted(
 
 
 @contextlib.contextmanager
-def _second_interrupt_exits() -> Iterator[None]:
+def _second_interrupt_exits(run_id: Callable[[], str | None]) -> Iterator[None]:
     """The first Ctrl-C interrupts the flow (the engine records it); a second one leaves
     at once, in case the steps still running take long to finish."""
     if (
@@ -174,7 +178,9 @@ def _second_interrupt_exits() -> Iterator[None]:
     def on_sigint(signum: int, frame: Any) -> None:
         pressed[0] += 1
         if pressed[0] > 1:
-            os.write(2, b"\nInterrupted again: exiting now.\n")
+            current = run_id()
+            hint = f" Resume it with: legato runs resume {current}" if current else ""
+            os.write(2, f"\nInterrupted again: exiting now.{hint}\n".encode())
             os._exit(EXIT_INTERRUPTED)
         os.write(2, b"\nInterrupting (press Ctrl-C again to quit at once)...\n")
         raise KeyboardInterrupt

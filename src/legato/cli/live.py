@@ -42,7 +42,7 @@ class _Step:
     attempt: int = 0
     started: datetime | None = None
     finished: datetime | None = None
-    spinner: Spinner = field(default_factory=lambda: Spinner("dots", style="cyan"))
+    spinner: Spinner | None = None  # made when first drawn
 
 
 @dataclass(slots=True)
@@ -51,6 +51,7 @@ class _Task:
     running: int = 0
     done: int = 0
     failed: int = 0
+    other: int = 0  # skipped or cancelled
 
 
 @dataclass(slots=True)
@@ -97,17 +98,25 @@ class RunMonitor:
         self._model_lock = threading.Lock()  # the model; the refresh thread takes it briefly
         self._print_lock = threading.Lock()  # keeps printed lines in the order of events
         self._started = utcnow()
+        self._broken = False
 
     # -- the listener --------------------------------------------------------------------
 
     def __call__(self, event: EventRecord) -> None:
-        with self._print_lock:
-            with self._model_lock:
-                lines = self._apply(event)
-            if self.quiet:
-                return
-            for line in lines:
-                self.console.print(line)
+        if self._broken:
+            return
+        try:
+            with self._print_lock:
+                with self._model_lock:
+                    lines = self._apply(event)
+                if self.quiet:
+                    return
+                for line in lines:
+                    self.console.print(line)
+        except Exception as exc:  # noqa: BLE001 - a display bug must never fail the run
+            self._broken = True
+            self.animate = False
+            self.console.print(Text(f"(live view stopped: {exc!r}; the run goes on)", "dim"))
 
     def _apply(self, event: EventRecord) -> list[Text]:
         lines = []
@@ -173,15 +182,18 @@ class RunMonitor:
         if event.state == "running":
             if step.started is None:
                 step.started = event.at
-            return self._started_line(run, step, previous, message)
+            return self._started_line(run, step, message)
         if event.state in FINAL_STEP_STATES:
             step.finished = event.at
             if previous not in FINAL_STEP_STATES:
                 counts.done += event.state == "completed"
-                counts.failed += event.state != "completed"
+                counts.failed += event.state == "failed"
+                counts.other += event.state not in ("completed", "failed")
+            if event.state == "completed":
+                del run.steps[key]  # memory stays bounded by the unfinished steps
         return self._finished_line(run, step, message)
 
-    def _started_line(self, run: _Run, step: _Step, previous: str, message: str) -> list[Text]:
+    def _started_line(self, run: _Run, step: _Step, message: str) -> list[Text]:
         if self.animate:
             return []  # the live region shows it
         detail = f"attempt {step.attempt} started" if step.attempt > 1 else "started"
@@ -223,8 +235,14 @@ class RunMonitor:
     # -- the live region -----------------------------------------------------------------
 
     def __rich__(self) -> RenderableType:
-        with self._model_lock:
-            return self._render()
+        if self._broken:
+            return Text("")
+        try:
+            with self._model_lock:
+                return self._render()
+        except Exception:  # noqa: BLE001 - a display bug must never fail the run
+            self._broken = True
+            return Text("")
 
     def _render(self) -> RenderableType:
         now = utcnow()
@@ -272,7 +290,7 @@ class RunMonitor:
                     detail.append(f" (attempt {step.attempt})", style="dim")
                 detail.append(f" {format_seconds(seconds_between(step.started, now))}")
                 table.add_row(
-                    step.spinner if step.state == "running" else Text(ICONS.get(step.state, "")),
+                    _spinner(step) if step.state == "running" else Text(ICONS.get(step.state, "")),
                     Text(f"{indent}{step.key}"),
                     detail,
                     Text(""),
@@ -296,11 +314,20 @@ class RunMonitor:
             yield self
 
 
+def _spinner(step: _Step) -> Spinner:
+    if step.spinner is None:
+        step.spinner = Spinner("dots", style="cyan")
+    return step.spinner
+
+
 def _bar(counts: _Task) -> RenderableType:
-    finished = counts.done + counts.failed
+    finished = counts.done + counts.failed + counts.other
     style = "red" if counts.failed else "green" if finished == counts.seen else "cyan"
     return ProgressBar(
-        total=counts.seen, completed=finished, width=30, complete_style=style,
+        total=counts.seen,
+        completed=finished,
+        width=30,
+        complete_style=style,
         finished_style=style,
     )
 
@@ -312,4 +339,3 @@ def _counts_text(counts: _Task) -> Text:
     if counts.failed:
         text.append(f"  {counts.failed} failed", style="red")
     return text
-

@@ -46,9 +46,7 @@ def root(
     ] = None,
     version: Annotated[
         bool,
-        typer.Option(
-            "--version", callback=_version, is_eager=True, help="Print legato's version."
-        ),
+        typer.Option("--version", callback=_version, is_eager=True, help="Print legato's version."),
     ] = False,
 ) -> None:
     ctx.obj = {"db": db}

@@ -18,7 +18,7 @@ import dataclasses
 import inspect
 import types
 import typing
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +86,7 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
         if not sep or not name:
             raise ParameterError(
                 f"-p {item!r} is not of the form name=value, e.g. -p count=3 or "
-                "-p 'tags=[\"a\", \"b\"]'"
+                '-p \'tags=["a", "b"]\''
             )
         if name in values:
             raise ParameterError(f"parameter {name!r} is given twice (-p {name}=...)")
@@ -192,10 +192,10 @@ def convert_value(text: str, annotation: Any) -> Any:
         adapter: TypeAdapter[Any] = TypeAdapter(annotation)
     except Exception:  # noqa: BLE001 - a type pydantic cannot validate: pass the text
         return text
-    attempts = (adapter.validate_json,) if _wants_json(annotation) else (
-        adapter.validate_python,
-        adapter.validate_json,
-    )
+    if _wants_json(annotation):
+        attempts: tuple[Callable[[str], Any], ...] = (adapter.validate_json,)
+    else:  # text as written first ("3" for an int), then as JSON (Literal[1, 2])
+        attempts = (adapter.validate_python, adapter.validate_json)
     first_error: ValidationError | None = None
     for attempt in attempts:
         try:

@@ -65,13 +65,14 @@ def load_flow(target: str) -> Flow[Any, Any]:
     from legato.errors import DefinitionError
 
     try:
-        return load_target(target)  # type: ignore[no-any-return]
+        flow: Flow[Any, Any] = load_target(target)
     except DefinitionError as exc:
         fail(str(exc))
     except SyntaxError as exc:
         fail(f"cannot load {target}: {type(exc).__name__}: {exc}")
     except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
         fail(f"cannot load {target}: {type(exc).__name__}: {exc}{_where(exc)}")
+    return flow
 
 
 def flow_arguments(

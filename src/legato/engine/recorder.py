@@ -75,20 +75,27 @@ class Recorder:
         self._pending = []
         self._writing = True
         self._cond.release()
+        error: BaseException | None = None
+        interrupted = False
         try:
             self.store.record(_compact(batch))
-        except BaseException as exc:  # noqa: BLE001 - every waiter must learn of it
-            error: BaseException | None = exc
-        else:
-            error = None
+        except Exception as exc:  # noqa: BLE001 - every waiter must learn of it
+            error = exc
+        except BaseException:
+            # Ctrl-C landed during the commit: put the batch back (rewriting a step row is
+            # harmless) so the interrupted run can still record where it stopped.
+            interrupted = True
+            raise
         finally:
             self._cond.acquire()
-        self._writing = False
-        if error is not None:
-            self._error = error
-        else:
-            self._durable = upto
-        self._cond.notify_all()
+            self._writing = False
+            if interrupted:
+                self._pending[:0] = batch
+            elif error is not None:
+                self._error = error
+            else:
+                self._durable = upto
+            self._cond.notify_all()
 
     def _raise_if_broken(self) -> None:
         if self._error is not None:
