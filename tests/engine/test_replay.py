@@ -168,3 +168,43 @@ def test_cancel_stops_a_run_at_the_next_step(sqlite_store):
     assert cancel_events[0].by == "me" and cancel_events[0].message == "testing"
     with pytest.raises(RunStateError, match="already ended"):
         legato.cancel(handle.run_id, store=sqlite_store)
+
+
+def test_cancelling_a_parent_cancels_its_running_child_first(sqlite_store):
+    import threading
+
+    from legato.records import RunFilter
+
+    started = threading.Event()
+    release = threading.Event()
+
+    @task
+    def blocks() -> None:
+        started.set()
+        release.wait(10)
+
+    @task
+    def after() -> None:
+        LEDGER.append("after")
+
+    @flow
+    def child() -> None:
+        blocks()
+        after()
+
+    @flow
+    def parent() -> None:
+        child()
+        after()
+
+    handle = parent.start()
+    assert started.wait(10)
+    legato.cancel(handle.run_id, store=sqlite_store)
+    (child_run,) = sqlite_store.list_runs(RunFilter(parent_run_id=handle.run_id))
+    assert sqlite_store.get_run(child_run.run_id).state is RunState.CANCELLED
+    release.set()
+    handle.wait(10)
+    assert handle.state is RunState.CANCELLED
+    assert LEDGER == []
+    child_events = sqlite_store.get_events(child_run.run_id)
+    assert any(e.message == f"parent run {handle.run_id} cancelled" for e in child_events)

@@ -167,6 +167,8 @@ class RunMonitor:
             step = _Step(key, task or key, int(index) if index.isdigit() else 0)
             run.steps[key] = step
             run.tasks.setdefault(step.task, _Task()).seen += 1
+        if event.state == "pending":  # submitted: counted in its task's total, not shown
+            return []
         previous = step.state
         step.state = event.state
         step.attempt = event.attempt or step.attempt

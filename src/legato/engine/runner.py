@@ -39,7 +39,7 @@ from legato.errors import (
 )
 from legato.executors.base import Executor
 from legato.ids import new_run_id
-from legato.records import Change, EventRecord, LogRecord, RunRecord, StepRecord
+from legato.records import Change, EventRecord, LogRecord, RunFilter, RunRecord, StepRecord
 from legato.serialization import dumps, loads
 from legato.states import RunState, StepState
 from legato.store.base import Store
@@ -80,8 +80,10 @@ class RunExecution:
         executor: Executor,
         steps: Sequence[StepRecord] = (),
         listeners: Sequence[Listener] = (),
+        parent: RunExecution | None = None,
     ) -> None:
         self.flow = flow
+        self.parent = parent  # the run executing this child run in this process
         self.run = run
         self.run_id = run.run_id
         self.flow_name = run.flow_name
@@ -95,6 +97,7 @@ class RunExecution:
         self.next_seq = 0
         self.futures: list[StepFuture[Any]] = []
         self.cancelled = threading.Event()
+        self.stopping = False  # interrupted: queued steps must not start
         self.signal = threading.Condition()  # shared by this run's futures
         self._helper = getattr(executor, "help", None)
         timeout = flow.options.timeout
@@ -136,6 +139,12 @@ class RunExecution:
         prior = self.replayed(key, seq, task.name)
         handle: StepFuture[Any] = StepFuture(key, task.name, self.signal, self._helper)
         self.futures.append(handle)
+        if self.listeners:  # lets a live view size its progress bars up front
+            pending = EventRecord(
+                run_id=self.run_id, at=utcnow(), kind="step", state="pending", step_key=key
+            )
+            for listener in self.listeners:
+                listener(pending)
         if prior is not None and prior.state is StepState.COMPLETED:
             handle.set_result(loads(prior.result, prior.serializer))  # type: ignore[arg-type]
             return handle
@@ -172,6 +181,9 @@ class RunExecution:
         prior: StepRecord | None,
         future: StepFuture[Any],
     ) -> None:
+        if self.stopping:
+            future.set_exception(Cancelled(f"run {self.run_id} was interrupted"))
+            return
         try:
             value = execute_step(self, task, key, seq, args, kwargs, prior)
         except BaseException as exc:  # noqa: BLE001 - delivered through the future
@@ -206,7 +218,9 @@ class RunExecution:
         except LookupError:
             existing = None
         if existing is not None and existing.state is not RunState.FAILED:
-            handle = resume(child_id, store=self.store, flow=flow, listeners=self.listeners)
+            handle = resume(
+                child_id, store=self.store, flow=flow, listeners=self.listeners, parent=self
+            )
         else:
             handle = execute_new(
                 flow.with_options(store=self.store),
@@ -286,7 +300,8 @@ class RunExecution:
 
     def check_live(self) -> None:
         """Called at every step boundary: raise if the run was cancelled or timed out."""
-        if self.cancelled.is_set():
+        if self.cancelled.is_set() or (self.parent is not None and self.parent.cancelled.is_set()):
+            self.cancelled.set()
             raise Cancelled(f"run {self.run_id} was cancelled")
         now = time.monotonic()
         if self.deadline is not None and now > self.deadline:
@@ -337,6 +352,7 @@ class RunExecution:
                 except SerializationError as exc:
                     raise SerializationError(f"result of flow {self.flow_name!r}: {exc}") from None
             except KeyboardInterrupt:
+                self.stopping = True  # queued steps do not start; running ones finish
                 self._drain_futures()
                 self.record_run(
                     replace(self.run, state=RunState.PENDING, owner=None),
@@ -359,6 +375,12 @@ class RunExecution:
                     self._reset_for_replay()
                     continue
                 self._finish_failed(handle, exc, state=RunState.FAILED)
+                return
+            if self.store.get_run(self.run_id).state is RunState.CANCELLED:
+                # A cancel recorded since the last poll wins over the completion.
+                self._finish_failed(
+                    handle, Cancelled(f"run {self.run_id} was cancelled"), state=RunState.CANCELLED
+                )
                 return
             self.record_run(
                 replace(
@@ -484,6 +506,7 @@ def execute_new(
         store=store,
         executor=parent.executor if parent is not None else default_executor(),
         listeners=listeners,
+        parent=parent,
     )
     for listener in listeners:
         listener(EventRecord(run_id=run.run_id, at=now, kind="run", state=run.state.value))
@@ -498,6 +521,7 @@ def resume(
     listeners: Sequence[Listener] = (),
     background: bool = False,
     retry_failed: bool = False,
+    parent: RunExecution | None = None,
 ) -> RunHandle:
     """Resume a run by replay: completed steps return their recorded results.
 
@@ -531,14 +555,22 @@ def resume(
         flow = load_target(run.target)
     params = loads(run.params)
     bound = inspect.BoundArguments(flow.signature, params)
-    restarted = replace(run, state=RunState.RUNNING, owner=owner_id(), error=None, finished_at=None)
+    restarted = replace(
+        run,
+        state=RunState.RUNNING,
+        owner=owner_id(),
+        error=None,
+        finished_at=None,
+        started_at=utcnow() if run.state is RunState.FAILED else run.started_at,
+    )
     execution = RunExecution(
         flow=flow,
         run=run,
         store=opened,
-        executor=default_executor(),
+        executor=parent.executor if parent is not None else default_executor(),
         steps=opened.get_steps(run_id),
         listeners=listeners,
+        parent=parent,
     )
     verb = "retried" if run.state is RunState.FAILED else "resumed"
     execution.record_run(restarted, message=f"{verb} by replay on {owner_id()}")
@@ -611,6 +643,9 @@ def cancel(
     run = opened.get_run(run_id)
     if run.state.is_final:
         raise RunStateError(f"run {run_id} already ended ({run.state.value}); nothing to cancel")
+    for child in opened.list_runs(RunFilter(parent_run_id=run_id, limit=10_000)):
+        if not child.state.is_final:
+            cancel(child.run_id, store=opened, reason=f"parent run {run_id} cancelled", by=by)
     now = utcnow()
     cancelled = replace(run, state=RunState.CANCELLED, finished_at=now)
     event = EventRecord(run_id=run_id, at=now, kind="run", state="cancelled", message=reason, by=by)
