@@ -95,7 +95,7 @@ class StepFuture(Generic[R]):
         self.observed = True
         if self._state == _ERROR:
             raise self._value
-        return self._value  # type: ignore[no-any-return]
+        return self._value
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         if not self.wait(timeout):

@@ -140,11 +140,11 @@ class RunExecution:
         handle: StepFuture[Any] = StepFuture(key, task.name, self.signal, self._helper)
         self.futures.append(handle)
         if self.listeners:  # lets a live view size its progress bars up front
-            pending = EventRecord(
+            submitted = EventRecord(
                 run_id=self.run_id, at=utcnow(), kind="step", state="pending", step_key=key
             )
             for listener in self.listeners:
-                listener(pending)
+                listener(submitted)
         if prior is not None and prior.state is StepState.COMPLETED:
             handle.set_result(loads(prior.result, prior.serializer))  # type: ignore[arg-type]
             return handle
