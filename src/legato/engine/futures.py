@@ -1,14 +1,18 @@
 """Futures of submitted steps, and ``gather``.
 
 A ``StepFuture`` is deliberately small: a run can hold 100,000 of them. They share their
-run's condition variable for waiting instead of carrying a lock each.
+run's lock instead of carrying one each; a thread that must block on one registers a
+private wake-up lock, so a completion wakes only the threads waiting for that step.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+if TYPE_CHECKING:
+    from legato.engine.recorder import Recorder
 
 R = TypeVar("R")
 
@@ -26,24 +30,31 @@ class StepFuture(Generic[R]):
         "_state",
         "_value",
         "_callbacks",
+        "_waiters",
+        "_recorder",
         "observed",
+        "durable_at",
     )
 
     def __init__(
         self,
         key: str,
         task_name: str,
-        signal: threading.Condition | None = None,
+        signal: threading.Lock | None = None,
         helper: Callable[[], bool] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.key = key
         self.task_name = task_name
-        self._signal = signal if signal is not None else threading.Condition()
+        self._signal = signal if signal is not None else threading.Lock()
         self._helper = helper  # runs one queued job; used while waiting
         self._state = _PENDING
         self._value: Any = None
         self._callbacks: list[Callable[[StepFuture[Any]], None]] | None = None
+        self._waiters: list[threading.Lock] | None = None
         self.observed = False  # someone looked at the outcome; a failure is not silent
+        self._recorder = recorder
+        self.durable_at = 0  # the recorder's sequence number of the completion record
 
     # -- completing (the engine) ----------------------------------------------------
 
@@ -58,7 +69,9 @@ class StepFuture(Generic[R]):
             self._value = value
             self._state = state
             callbacks, self._callbacks = self._callbacks, None
-            self._signal.notify_all()
+            waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            waiter.release()
         for callback in callbacks or ():
             callback(self)
 
@@ -80,13 +93,35 @@ class StepFuture(Generic[R]):
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the step to finish without looking at its outcome; True when done."""
         if self._state != _PENDING:
+            self._make_durable()
             return True
         helper = self._helper
         if helper is not None:
             while self._state == _PENDING and helper():
                 pass
         with self._signal:
-            return self._signal.wait_for(self.done, timeout)
+            if self._state == _PENDING:
+                waiter = threading.Lock()
+                waiter.acquire()
+                if self._waiters is None:
+                    self._waiters = []
+                self._waiters.append(waiter)
+            else:
+                waiter = None
+        if waiter is not None and not waiter.acquire(timeout=-1 if timeout is None else timeout):
+            with self._signal:
+                if self._waiters is not None and waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            if self._state == _PENDING:
+                return False
+        self._make_durable()
+        return True
+
+    def _make_durable(self) -> None:
+        # The step's completion was committed without waiting; nobody sees its result
+        # before it is durable.
+        if self.durable_at and self._recorder is not None:
+            self._recorder.wait_durable(self.durable_at)
 
     def result(self, timeout: float | None = None) -> R:
         """Wait for the step; return its result or raise its exception."""

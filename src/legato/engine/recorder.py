@@ -20,6 +20,8 @@ from legato.errors import StoreError
 from legato.records import Change, StepRecord
 from legato.store.base import Store
 
+KICK_BATCH = 512  # pending records that make a finishing worker commit at once
+
 
 class Recorder:
     def __init__(self, store: Store, *, flush_interval: float = 0.05) -> None:
@@ -35,8 +37,14 @@ class Recorder:
         self._stop = threading.Event()
         self._closed = False
 
-    def write(self, changes: Sequence[Change], *, wait: bool = True) -> None:
-        """Queue ``changes``; with ``wait``, return once they are committed.
+    def write(self, changes: Sequence[Change], *, wait: bool = True, kick: bool = False) -> int:
+        """Queue ``changes`` and return their sequence number.
+
+        ``wait``: return once they are committed. ``kick``: do not wait (a step finished
+        in a worker thread: whoever later reads its result calls ``wait_durable`` first),
+        but commit now if ``KICK_BATCH`` records are pending and nobody is committing.
+        Otherwise the records ride along with the next commit, or the background flush
+        within ``flush_interval``.
 
         Raises ``StoreError`` if a commit failed: the recorder is then broken for good
         and the run must be resumed later from what is durable.
@@ -46,16 +54,31 @@ class Recorder:
             self._pending.extend(changes)
             self._queued += 1
             mine = self._queued
-            if not wait:
+            if wait:
+                self._wait_durable(mine)
+            elif kick and not self._writing and len(self._pending) >= KICK_BATCH:
+                self._commit_pending()
+                self._raise_if_broken()
+            else:
                 self._ensure_flusher()
-                return
-            while self._durable < mine:
-                if self._writing:
-                    self._cond.wait()
-                    self._raise_if_broken()
-                else:
-                    self._commit_pending()
+            return mine
+
+    def wait_durable(self, seq: int) -> None:
+        """Return once everything queued up to ``seq`` is committed (commits are in
+        queue order, so a durable record implies every earlier one is)."""
+        if self._durable >= seq:
+            return
+        with self._cond:
+            self._wait_durable(seq)
+
+    def _wait_durable(self, seq: int) -> None:
+        while self._durable < seq:
+            if self._writing:
+                self._cond.wait()
+            else:
+                self._commit_pending()
             self._raise_if_broken()
+        self._raise_if_broken()
 
     def flush(self) -> None:
         """Commit everything queued so far."""

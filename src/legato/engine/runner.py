@@ -98,7 +98,7 @@ class RunExecution:
         self.futures: list[StepFuture[Any]] = []
         self.cancelled = threading.Event()
         self.stopping = False  # interrupted: queued steps must not start
-        self.signal = threading.Condition()  # shared by this run's futures
+        self.signal = threading.Lock()  # shared by this run's futures
         self._helper = getattr(executor, "help", None)
         timeout = flow.options.timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
@@ -137,7 +137,9 @@ class RunExecution:
     ) -> StepFuture[Any]:
         key, seq = self.next_key(task.name)
         prior = self.replayed(key, seq, task.name)
-        handle: StepFuture[Any] = StepFuture(key, task.name, self.signal, self._helper)
+        handle: StepFuture[Any] = StepFuture(
+            key, task.name, self.signal, self._helper, self.recorder
+        )
         self.futures.append(handle)
         if self.listeners:  # lets a live view size its progress bars up front
             submitted = EventRecord(
@@ -185,7 +187,7 @@ class RunExecution:
             future.set_exception(Cancelled(f"run {self.run_id} was interrupted"))
             return
         try:
-            value = execute_step(self, task, key, seq, args, kwargs, prior)
+            value = execute_step(self, task, key, seq, args, kwargs, prior, future)
         except BaseException as exc:  # noqa: BLE001 - delivered through the future
             future.set_exception(exc)
         else:
@@ -260,7 +262,8 @@ class RunExecution:
         message: str | None = None,
         extra: Sequence[Change] = (),
         wait: bool,
-    ) -> None:
+        kick: bool = False,
+    ) -> int:
         event = EventRecord(
             run_id=step.run_id,
             at=step.finished_at or utcnow(),
@@ -270,12 +273,13 @@ class RunExecution:
             attempt=step.attempts,
             message=message,
         )
-        self.recorder.write((step, event, *extra), wait=wait)
+        seq = self.recorder.write((step, event, *extra), wait=wait, kick=kick)
         if step.state is StepState.COMPLETED:
             self.recorded[step.key] = step
             self.keys_by_seq[step.seq] = step.key
         for listener in self.listeners:
             listener(event)
+        return seq
 
     def record_run(
         self, run: RunRecord, *, message: str | None = None, by: str | None = None

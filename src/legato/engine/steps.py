@@ -30,8 +30,14 @@ def execute_step(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     prior: StepRecord | None,
+    future: StepFuture[Any] | None = None,
 ) -> Any:
-    """Run the step to completion or final failure; return its result or raise."""
+    """Run the step to completion or final failure; return its result or raise.
+
+    Called by the flow's thread (``future`` None) the completion is durable when this
+    returns. For a submitted step the completion is committed without waiting, and the
+    ``future`` remembers what to wait for before anyone sees the result.
+    """
     attempts = prior.attempts if prior is not None else 0
     if args or kwargs:
         try:
@@ -69,7 +75,7 @@ def execute_step(
             )
             ex.record_step(done, message="result from cache", wait=True)
             return loads(hit.result, hit.serializer)
-    return _attempts(ex, task, key, seq, attempts, args, kwargs, cache_key)
+    return _attempts(ex, task, key, seq, attempts, args, kwargs, cache_key, future)
 
 
 def _attempts(
@@ -81,6 +87,7 @@ def _attempts(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     cache_key: str | None,
+    future: StepFuture[Any] | None,
 ) -> Any:
     """The attempt loop. ``first`` is the number of attempts made before this execution
     (a crash, a retried run): the retry budget counts from there."""
@@ -142,7 +149,10 @@ def _attempts(
             serializer=options.serializer,
         )
         if cache_key is None:
-            ex.record_step(done, wait=True)
+            if future is None:
+                ex.record_step(done, wait=True)
+            else:
+                future.durable_at = ex.record_step(done, wait=False, kick=True)
         else:
             ttl = options.cache_ttl
             entry = CacheRecord(

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
 _log = logging.getLogger("legato.executor")
+CHECK_INTERVAL = 0.01  # seconds between checks of the workers' progress
+STALLED_CHECKS = 4  # checks in a row without a job taken before the pool grows
 _Job = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
@@ -29,6 +32,8 @@ class ThreadExecutor:
         self._threads = 0
         self._idle = 0
         self._shutdown = False
+        self._taken = 0  # jobs taken by workers so far
+        self._manager: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
 
@@ -38,14 +43,43 @@ class ThreadExecutor:
                 raise RuntimeError("the executor was shut down")
             self._jobs.append((fn, args))
             # Woken threads stay counted as idle until they take a job, so compare with
-            # the queue: start a thread when the idle ones cannot cover every queued job.
+            # the queue.
             if self._idle >= len(self._jobs):
                 self._cond.notify()
-            elif self._threads < self.max_workers:
-                self._threads += 1
-                threading.Thread(
-                    target=self._work, name=f"legato-{self._threads}", daemon=True
-                ).start()
+            elif self._threads == 0:
+                self._start_worker()
+            elif self._manager is None and self._threads < self.max_workers:
+                self._manager = threading.Thread(
+                    target=self._manage, name="legato-pool", daemon=True
+                )
+                self._manager.start()
+
+    def _start_worker(self) -> None:
+        self._threads += 1
+        threading.Thread(target=self._work, name=f"legato-{self._threads}", daemon=True).start()
+
+    def _manage(self) -> None:
+        # Threads are added only while jobs wait and the workers made no progress for
+        # STALLED_CHECKS checks in a row: they are then blocked (I/O, sleeps), and more
+        # threads add throughput. Workers busy with short jobs get no company: with the
+        # GIL, more threads would only contend for it. Counting checks rather than time
+        # keeps a garbage-collection pause (which stops this thread too) from looking
+        # like blocked workers.
+        stalled = 0
+        seen = -1
+        while True:
+            time.sleep(CHECK_INTERVAL)
+            with self._cond:
+                if self._shutdown or not self._jobs or self._threads >= self.max_workers:
+                    self._manager = None
+                    return
+                stalled = stalled + 1 if self._taken == seen else 0
+                seen = self._taken
+                if stalled >= STALLED_CHECKS:
+                    stalled = 0
+                    waiting = len(self._jobs) - self._idle
+                    for _ in range(min(waiting, self.max_workers - self._threads)):
+                        self._start_worker()
 
     def help(self) -> bool:
         """Run one queued job in the calling thread when every worker is busy.
@@ -71,6 +105,7 @@ class ThreadExecutor:
                     self._cond.wait()
                     self._idle -= 1
                 job = self._jobs.popleft()
+                self._taken += 1
             _run(job)
 
     def run_coroutine(self, coro: Coroutine[Any, Any, Any]) -> Future[Any]:

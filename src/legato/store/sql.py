@@ -97,6 +97,7 @@ class SqlStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._q = Queries.for_placeholder(self.placeholder)
+        self._multi_row_cache: dict[tuple[str, int], str] = {}
 
     # -- dialect hooks --------------------------------------------------------------
 
@@ -231,13 +232,39 @@ class SqlStore:
             if cur.rowcount == 0:
                 raise RunNotFoundError(row[-1])
         if batch.steps:
-            cur.executemany(q.upsert_step, batch.steps)
+            self._insert_rows(cur, q.upsert_step, _last_per_key(batch.steps, 2))
         if batch.events:
-            cur.executemany(q.insert_event, batch.events)
+            self._insert_rows(cur, q.insert_event, batch.events)
         if batch.logs:
-            cur.executemany(q.insert_log, batch.logs)
+            self._insert_rows(cur, q.insert_log, batch.logs)
         if batch.cache:
-            cur.executemany(q.upsert_cache, batch.cache)
+            self._insert_rows(cur, q.upsert_cache, _last_per_key(batch.cache, 1))
+
+    def _insert_rows(self, cur: Cursor, statement: str, batch_rows: Sequence[Any]) -> None:
+        """Run a one-row INSERT for many rows as few multi-row statements.
+
+        Drivers release the GIL around every statement they execute; ``executemany``
+        thus hands the GIL over once per row, and each time a CPU-busy thread keeps it
+        for a whole switch interval. Multi-row VALUES make that once per chunk.
+        """
+        if len(batch_rows) == 1:
+            cur.execute(statement, batch_rows[0])
+            return
+        for start in range(0, len(batch_rows), ROWS_PER_STATEMENT):
+            chunk = batch_rows[start : start + ROWS_PER_STATEMENT]
+            params = [value for row in chunk for value in row]
+            cur.execute(self._multi_row(statement, len(chunk[0]), len(chunk)), params)
+
+    def _multi_row(self, statement: str, width: int, count: int) -> str:
+        key = (statement, count)
+        text = self._multi_row_cache.get(key)
+        if text is None:
+            one = "(" + ", ".join([self.placeholder] * width) + ")"
+            head, _, tail = statement.partition(f"VALUES {one}")
+            text = f"{head}VALUES {', '.join([one] * count)}{tail}"
+            if len(self._multi_row_cache) < 256:
+                self._multi_row_cache[key] = text
+        return text
 
     # -- reads ----------------------------------------------------------------------
 
@@ -325,3 +352,17 @@ class SqlStore:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+
+# Rows per multi-row INSERT: 13 columns x 400 rows stays under SQLite's 32,766 and
+# PostgreSQL's 65,535 bound parameters.
+ROWS_PER_STATEMENT = 400
+
+
+def _last_per_key(batch_rows: Sequence[Any], key_width: int) -> Sequence[Any]:
+    """Keep the last row for each key (the first ``key_width`` columns): one statement
+    may not upsert the same row twice on PostgreSQL, and the last version wins anyway."""
+    if len(batch_rows) < 2:
+        return batch_rows
+    latest = {tuple(row[:key_width]): row for row in batch_rows}
+    return batch_rows if len(latest) == len(batch_rows) else list(latest.values())
