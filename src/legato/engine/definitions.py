@@ -45,6 +45,21 @@ def check_function(fn: object, decorator: str) -> None:
         )
 
 
+class _Definition(Generic[P, R]):
+    """What a task and a flow keep of their function, so they look like it."""
+
+    def __init__(self, fn: Callable[P, R], name: str) -> None:
+        self.fn = fn
+        self.name = name
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.signature = inspect.signature(fn)
+        self.__wrapped__ = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", name)
+        self.__qualname__ = getattr(fn, "__qualname__", name)
+        self.__module__ = fn.__module__
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TaskOptions:
     name: str
@@ -56,23 +71,15 @@ class TaskOptions:
     serializer: str = "json"
 
 
-class Task(Generic[P, R]):
+class Task(_Definition[P, R]):
     """A function whose calls inside a flow are durable steps.
 
     Outside a flow (or inside another task's body) calling it simply calls the function.
     """
 
     def __init__(self, fn: Callable[P, R], options: TaskOptions) -> None:
-        self.fn = fn
+        super().__init__(fn, options.name)
         self.options = options
-        self.name = options.name
-        self.is_async = inspect.iscoroutinefunction(fn)
-        self.signature = inspect.signature(fn)
-        self.__wrapped__ = fn
-        self.__doc__ = fn.__doc__
-        self.__name__ = getattr(fn, "__name__", options.name)
-        self.__qualname__ = getattr(fn, "__qualname__", options.name)
-        self.__module__ = fn.__module__
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         run = current_run.get()
@@ -144,20 +151,12 @@ class FlowOptions:
     target: str | None = None  # how another process imports this flow
 
 
-class Flow(Generic[P, R]):
+class Flow(_Definition[P, R]):
     """A function whose run is durable: calling it runs it and returns its result."""
 
     def __init__(self, fn: Callable[P, R], options: FlowOptions) -> None:
-        self.fn = fn
+        super().__init__(fn, options.name)
         self.options = options
-        self.name = options.name
-        self.is_async = inspect.iscoroutinefunction(fn)
-        self.signature = inspect.signature(fn)
-        self.__wrapped__ = fn
-        self.__doc__ = fn.__doc__
-        self.__name__ = getattr(fn, "__name__", options.name)
-        self.__qualname__ = getattr(fn, "__qualname__", options.name)
-        self.__module__ = fn.__module__
 
     @property
     def target(self) -> str | None:
