@@ -6,9 +6,12 @@
     ├── SerializationError     a parameter or result cannot be stored
     ├── NonDeterminismError    a replay meets a different task at a recorded step
     ├── StoreError             the store cannot be opened, read or written
-    │   └── RunNotFoundError   no run with that id
+    │   ├── RunNotFoundError   no run with that id
+    │   └── LeaseLostError     another worker took the run over; this one must stop
+    ├── IdempotencyConflictError  an idempotency key reused with other parameters
     ├── RunStateError          the run is not in a state that allows the action
     ├── RunFailedError         a run failed where its exception object is not at hand
+    ├── ExecutorError          an executor cannot start or reach its workers (a Dask scheduler)
     ├── StepTimeoutError       an attempt ran past its task's timeout (retried like any error)
     ├── FlowTimeoutError       a run ran past its flow's timeout
     ├── Cancelled              the run was cancelled (also an asyncio-style control signal)
@@ -47,6 +50,30 @@ class RunNotFoundError(StoreError, LookupError):
         super().__init__(
             f"no run with id {run_id!r} in this store. List runs with `legato runs list`, "
             "and check that --db / LEGATO_DB points at the store the run was started on."
+        )
+
+
+class LeaseLostError(StoreError):
+    """A write was fenced off: the run's lease now belongs to another claim."""
+
+    def __init__(self, run_id: str, epoch: int) -> None:
+        self.run_id = run_id
+        self.epoch = epoch
+        super().__init__(
+            f"run {run_id}: this process's lease (epoch {epoch}) was taken over by another "
+            "worker after it expired; nothing more is recorded from here. The other worker "
+            "resumes the run by replay. If this happens often, raise the worker's --lease."
+        )
+
+
+class IdempotencyConflictError(LegatoError):
+    def __init__(self, *, key: str, run_id: str, existing: str, given: str) -> None:
+        self.key = key
+        self.run_id = run_id
+        super().__init__(
+            f"idempotency key {key!r} already belongs to run {run_id} with parameters "
+            f"{existing}, not {given}. Use another key for different parameters, or the "
+            "same parameters to get that run back."
         )
 
 
@@ -93,3 +120,7 @@ class RunFailedError(LegatoError):
             f"run {run_id} failed with {error_type}: {message}. "
             f"See `legato runs show {run_id}` for the failing step and its traceback."
         )
+
+
+class ExecutorError(LegatoError):
+    """An executor cannot start, or cannot reach where it runs task bodies."""

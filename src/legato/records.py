@@ -42,6 +42,31 @@ class RunRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     tags: tuple[str, ...] = ()
+    queue: str = "default"
+    priority: int = 0  # higher runs first
+    idempotency_key: str | None = None
+    lease_epoch: int = 0  # incremented by every claim; fences the claimer's writes
+    lease_expires_at: datetime | None = None  # set while a worker holds the run
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Fence:
+    """Writes for ``run_id`` are accepted only while its lease epoch is still ``epoch``."""
+
+    run_id: str
+    epoch: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WorkerRecord:
+    worker_id: str
+    host: str
+    pid: int
+    queues: tuple[str, ...]
+    concurrency: int
+    started_at: datetime
+    heartbeat_at: datetime
+    running: tuple[str, ...] = ()  # run ids it executes now
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

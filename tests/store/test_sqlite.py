@@ -26,6 +26,7 @@ from legato.records import (
 )
 from legato.states import RunState, StepState
 from legato.store import SqliteStore, Store
+from legato.store.sql import load_migrations
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -68,7 +69,9 @@ def test_pragmas_and_schema_version(tmp_path: Path) -> None:
     store.close()
     raw = sqlite3.connect(tmp_path / "a.db")
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert raw.execute("SELECT version, name FROM schema_migrations").fetchall() == [(1, "initial")]
+    applied = raw.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+    assert applied == [(m.version, m.name) for m in load_migrations("sqlite")]
+    assert applied[:2] == [(1, "initial"), (2, "queue")]
     raw.close()
 
 
@@ -107,7 +110,8 @@ def test_newer_schema_version_is_refused_with_what_to_do(tmp_path: Path) -> None
     raw.execute("INSERT INTO schema_migrations VALUES (999, 'from_the_future', 0)")
     raw.commit()
     raw.close()
-    with pytest.raises(StoreError, match=r"schema version 999.*up to 1.*[Uu]pgrade legato"):
+    latest = load_migrations("sqlite")[-1].version
+    with pytest.raises(StoreError, match=rf"schema version 999.*up to {latest}.*[Uu]pgrade legato"):
         SqliteStore(path)
 
 

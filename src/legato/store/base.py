@@ -10,17 +10,20 @@ records of many parallel steps in a single transaction (group commit).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from legato.errors import StoreError
 from legato.records import (
     CacheRecord,
     Change,
     EventRecord,
+    Fence,
     LogRecord,
     RunFilter,
     RunRecord,
     StepRecord,
+    WorkerRecord,
 )
 
 
@@ -63,3 +66,80 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections. Idempotent."""
+
+
+def check_limit(key: str, limit: int | None) -> None:
+    """Raise ``StoreError`` unless ``key`` is ``"flow:NAME"``/``"tag:T"`` and ``limit`` is
+    None or >= 0."""
+    if not key.startswith(("flow:", "tag:")) or key.endswith(":"):
+        raise StoreError(f"concurrency limit key {key!r} must be 'flow:NAME' or 'tag:TAG'")
+    if limit is not None and limit < 0:
+        raise StoreError(f"concurrency limit of {key!r} must be >= 0, got {limit}")
+
+
+@runtime_checkable
+class QueueStore(Store, Protocol):
+    """What workers need on top of ``Store``: the run queue, leases and fencing.
+
+    Every backend implements it; it is separate so the engine's core needs only ``Store``.
+    """
+
+    def submit_run(
+        self, run: RunRecord, *, events: Sequence[EventRecord] = ()
+    ) -> tuple[RunRecord, bool]:
+        """Insert a pending run; ``(run, True)``.
+
+        If ``run.idempotency_key`` already names a run, nothing is written and that run
+        comes back as ``(existing, False)``, or ``IdempotencyConflictError`` is raised
+        when its flow or parameters differ. Wakes idle workers (``wait_for_work``).
+        """
+
+    def claim_run(
+        self, *, worker_id: str, queues: Sequence[str], lease: timedelta, now: datetime
+    ) -> RunRecord | None:
+        """Atomically take the next runnable run, or None.
+
+        Runnable: in one of ``queues`` and either pending, or running/waiting with a lease
+        that expired before ``now`` (its worker died). Highest ``priority`` first, then
+        oldest. A run whose flow (``"flow:NAME"``) or any tag (``"tag:T"``) is at its
+        concurrency limit (counting runs holding a live lease) is skipped. The claim sets
+        state running, ``owner=worker_id``, ``lease_expires_at=now+lease``, increments
+        ``lease_epoch`` and appends a run event. Two claimers never get the same run.
+        """
+
+    def renew_lease(
+        self, run_id: str, *, owner: str, epoch: int, lease: timedelta, now: datetime
+    ) -> bool:
+        """Extend the lease to ``now+lease`` if ``owner`` still holds it at ``epoch``;
+        False when the lease was lost (then nothing is written)."""
+
+    def release_run(
+        self, run_id: str, *, owner: str, epoch: int, now: datetime, message: str
+    ) -> bool:
+        """Give the run back (state pending, no owner, no lease) so another worker takes
+        it at once; False when the lease was already lost. Appends a run event."""
+
+    def record_fenced(self, changes: Sequence[Change], *, fence: Fence) -> None:
+        """``record`` that first checks the run's lease epoch is still ``fence.epoch``
+        (locking the run's row for the transaction); otherwise raises
+        ``LeaseLostError`` and writes nothing."""
+
+    def heartbeat_worker(self, worker: WorkerRecord) -> None:
+        """Insert or replace the worker's row."""
+
+    def remove_worker(self, worker_id: str) -> None:
+        """Delete the worker's row (it stopped cleanly). Idempotent."""
+
+    def list_workers(self) -> list[WorkerRecord]:
+        """Every worker row, newest heartbeat first."""
+
+    def set_limit(self, key: str, limit: int | None) -> None:
+        """Set (or with None remove) the concurrency limit of ``"flow:NAME"`` or
+        ``"tag:T"``."""
+
+    def get_limits(self) -> dict[str, int]:
+        """Every concurrency limit by key."""
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Block until a run may have become runnable (a submit, a release) or
+        ``timeout`` seconds pass. PostgreSQL listens for notifications; SQLite sleeps."""

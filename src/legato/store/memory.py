@@ -23,9 +23,11 @@ from legato.records import (
     RunFilter,
     RunRecord,
     StepRecord,
+    WorkerRecord,
 )
 from legato.states import RunState, StepState
 from legato.store import messages
+from legato.store.queue_memory import LEASE_FREE, MemoryQueue
 
 
 def _utc(value: datetime) -> datetime:
@@ -113,7 +115,7 @@ def _normalized(change: object) -> Change:
         raise StoreError(messages.unencodable(change, exc)) from exc
 
 
-class MemoryStore:
+class MemoryStore(MemoryQueue):
     """The Store in process memory; thread-safe (one lock around every call)."""
 
     url = "memory://"
@@ -128,6 +130,9 @@ class MemoryStore:
         self._logs: dict[str, list[LogRecord]] = {}
         self._cache: dict[str, CacheRecord] = {}
         self._last_event_id = 0
+        self._workers: dict[str, WorkerRecord] = {}
+        self._limits: dict[str, int] = {}
+        self._work_signal = threading.Condition()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -172,6 +177,11 @@ class MemoryStore:
                 if change.run_id not in self._runs and change.run_id != also:
                     raise RunNotFoundError(change.run_id)
 
+    def _append_event(self, event: EventRecord) -> None:
+        """Append with the next id; the caller holds the lock."""
+        self._last_event_id += 1
+        self._events.setdefault(event.run_id, []).append((self._last_event_id, event))
+
     def _apply(self, batch: Sequence[Change]) -> None:
         """Apply checked changes; the caller holds the lock."""
         for change in batch:
@@ -179,9 +189,7 @@ class MemoryStore:
                 case StepRecord():
                     self._steps.setdefault(change.run_id, {})[change.key] = change
                 case EventRecord():
-                    self._last_event_id += 1
-                    entry = (self._last_event_id, change)
-                    self._events.setdefault(change.run_id, []).append(entry)
+                    self._append_event(change)
                 case RunRecord():
                     self._runs[change.run_id] = replace(
                         self._runs[change.run_id],
@@ -192,6 +200,11 @@ class MemoryStore:
                         owner=change.owner,
                         started_at=change.started_at,
                         finished_at=change.finished_at,
+                        lease_expires_at=(
+                            None
+                            if change.state in LEASE_FREE
+                            else self._runs[change.run_id].lease_expires_at
+                        ),
                     )
                 case LogRecord():
                     self._logs.setdefault(change.run_id, []).append(change)

@@ -17,7 +17,8 @@ def _marks(count: int) -> str:
 
 RUN_COLUMNS = (
     "run_id, flow_name, state, created_at, target, flow_version, params, result, "
-    "serializer, error, parent_run_id, parent_step_key, owner, started_at, finished_at, tags"
+    "serializer, error, parent_run_id, parent_step_key, owner, started_at, finished_at, tags, "
+    "queue, priority, idempotency_key, lease_epoch, lease_expires_at"
 )
 STEP_COLUMNS = (
     "run_id, step_key, seq, task_name, state, attempts, started_at, finished_at, result, "
@@ -28,13 +29,14 @@ LOG_COLUMNS = "run_id, at, level, message, step_key"
 CACHE_COLUMNS = "cache_key, task_name, result, serializer, created_at, expires_at"
 
 # A run id that already exists inserts nothing (rowcount 0): the store reports a duplicate.
-INSERT_RUN = (
-    f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(16)}) ON CONFLICT (run_id) DO NOTHING"
-)
-# Only the fields that change while a run executes; the rest is fixed at creation.
+INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(21)}) ON CONFLICT DO NOTHING"
+# Only the fields that change while a run executes; the rest is fixed at creation. The
+# lease is cleared when the run ends or goes back to pending (the CASE flag); otherwise
+# it is left to claim/renew, so a stale copy of the run cannot shorten it.
 UPDATE_RUN = (
     "UPDATE runs SET state = ?, result = ?, serializer = ?, error = ?, owner = ?, "
-    "started_at = ?, finished_at = ? WHERE run_id = ?"
+    "started_at = ?, finished_at = ?, "
+    "lease_expires_at = CASE WHEN ? THEN NULL ELSE lease_expires_at END WHERE run_id = ?"
 )
 UPSERT_STEP = (
     f"INSERT INTO steps ({STEP_COLUMNS}) VALUES ({_marks(13)}) "
@@ -71,6 +73,61 @@ SELECT_CACHED = (
     "WHERE cache_key = ? AND (expires_at IS NULL OR expires_at > ?)"
 )
 
+# -- the run queue (QueueStore) --------------------------------------------------------
+SELECT_RUN_BY_IDEMPOTENCY_KEY = f"SELECT {RUN_COLUMNS} FROM runs WHERE idempotency_key = ?"
+# claim_run's candidates: pending runs (index runs_pending), then runs whose worker's lease
+# expired (index runs_leased). "{queues}" is filled with one mark per queue.
+CLAIM_PENDING = (
+    "SELECT run_id, flow_name, tags, priority, created_at FROM runs "
+    "WHERE state = 'pending' AND queue IN ({queues}) "
+    "ORDER BY priority DESC, created_at, run_id LIMIT ?"
+)
+CLAIM_EXPIRED = (
+    "SELECT run_id, flow_name, tags, priority, created_at FROM runs "
+    "WHERE lease_expires_at IS NOT NULL AND lease_expires_at < ? "
+    "AND state IN ('running', 'waiting') AND queue IN ({queues}) "
+    "ORDER BY priority DESC, created_at, run_id LIMIT ?"
+)
+# Conditional, so that of two claimers racing for one run only one changes it.
+CLAIM_UPDATE = (
+    "UPDATE runs SET state = 'running', owner = ?, lease_epoch = lease_epoch + 1, "
+    "lease_expires_at = ?, started_at = COALESCE(started_at, ?), finished_at = NULL "
+    "WHERE run_id = ? AND (state = 'pending' OR (state IN ('running', 'waiting') "
+    "AND lease_expires_at IS NOT NULL AND lease_expires_at < ?))"
+)
+COUNT_LIVE_OF_FLOW = (
+    "SELECT COUNT(*) FROM runs WHERE flow_name = ? AND state IN ('running', 'waiting') "
+    "AND lease_expires_at IS NOT NULL AND lease_expires_at >= ?"
+)
+COUNT_LIVE_WITH_TAG = (
+    "SELECT COUNT(*) FROM runs WHERE tags LIKE ? AND state IN ('running', 'waiting') "
+    "AND lease_expires_at IS NOT NULL AND lease_expires_at >= ?"
+)
+RENEW_LEASE = (
+    "UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND owner = ? "
+    "AND lease_epoch = ? AND state IN ('running', 'waiting')"
+)
+RELEASE_RUN = (
+    "UPDATE runs SET state = 'pending', owner = NULL, lease_expires_at = NULL "
+    "WHERE run_id = ? AND owner = ? AND lease_epoch = ? AND state IN ('running', 'waiting')"
+)
+SELECT_LEASE_EPOCH = "SELECT lease_epoch FROM runs WHERE run_id = ?"
+WORKER_COLUMNS = "worker_id, host, pid, queues, concurrency, started_at, heartbeat_at, running"
+UPSERT_WORKER = (
+    f"INSERT INTO workers ({WORKER_COLUMNS}) VALUES ({_marks(8)}) "
+    "ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, "
+    "running = excluded.running, queues = excluded.queues, "
+    "concurrency = excluded.concurrency"
+)
+DELETE_WORKER = "DELETE FROM workers WHERE worker_id = ?"
+SELECT_WORKERS = f"SELECT {WORKER_COLUMNS} FROM workers ORDER BY heartbeat_at DESC"
+UPSERT_LIMIT = (
+    "INSERT INTO concurrency_limits (limit_key, max_runs) VALUES (?, ?) "
+    "ON CONFLICT (limit_key) DO UPDATE SET max_runs = excluded.max_runs"
+)
+DELETE_LIMIT = "DELETE FROM concurrency_limits WHERE limit_key = ?"
+SELECT_LIMITS = "SELECT limit_key, max_runs FROM concurrency_limits"
+
 CREATE_MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
@@ -105,6 +162,21 @@ class Queries:
     create_migrations_table: str = CREATE_MIGRATIONS_TABLE
     select_schema_version: str = SELECT_SCHEMA_VERSION
     insert_migration: str = INSERT_MIGRATION
+    select_run_by_idempotency_key: str = SELECT_RUN_BY_IDEMPOTENCY_KEY
+    claim_pending: str = CLAIM_PENDING
+    claim_expired: str = CLAIM_EXPIRED
+    claim_update: str = CLAIM_UPDATE
+    count_live_of_flow: str = COUNT_LIVE_OF_FLOW
+    count_live_with_tag: str = COUNT_LIVE_WITH_TAG
+    renew_lease: str = RENEW_LEASE
+    release_run: str = RELEASE_RUN
+    select_lease_epoch: str = SELECT_LEASE_EPOCH
+    upsert_worker: str = UPSERT_WORKER
+    delete_worker: str = DELETE_WORKER
+    select_workers: str = SELECT_WORKERS
+    upsert_limit: str = UPSERT_LIMIT
+    delete_limit: str = DELETE_LIMIT
+    select_limits: str = SELECT_LIMITS
 
     @classmethod
     def for_placeholder(cls, placeholder: str) -> Queries:

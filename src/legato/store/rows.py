@@ -22,6 +22,7 @@ from legato.records import (
     LogRecord,
     RunRecord,
     StepRecord,
+    WorkerRecord,
 )
 from legato.states import RunState, StepState
 from legato.store import messages
@@ -79,6 +80,11 @@ def run_row(run: RunRecord) -> Row:
         micros_or_none(run.started_at),
         micros_or_none(run.finished_at),
         json.dumps(list(run.tags)) if run.tags else "[]",
+        run.queue,
+        run.priority,
+        run.idempotency_key,
+        run.lease_epoch,
+        micros_or_none(run.lease_expires_at),
     )
 
 
@@ -92,6 +98,7 @@ def run_update_row(run: RunRecord) -> Row:
         run.owner,
         micros_or_none(run.started_at),
         micros_or_none(run.finished_at),
+        RunState(run.state) in _LEASE_FREE,
         run.run_id,
     )
 
@@ -160,6 +167,40 @@ def decode_run(row: Row) -> RunRecord:
         started_at=from_micros(row[13]),
         finished_at=from_micros(row[14]),
         tags=tuple(json.loads(row[15])),
+        queue=row[16],
+        priority=row[17],
+        idempotency_key=row[18],
+        lease_epoch=row[19],
+        lease_expires_at=from_micros(row[20]),
+    )
+
+
+_LEASE_FREE = frozenset({RunState.PENDING, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED})
+
+
+def worker_row(worker: WorkerRecord) -> Row:
+    return (
+        worker.worker_id,
+        worker.host,
+        worker.pid,
+        json.dumps(list(worker.queues)),
+        worker.concurrency,
+        micros(worker.started_at),
+        micros(worker.heartbeat_at),
+        json.dumps(list(worker.running)),
+    )
+
+
+def decode_worker(row: Row) -> WorkerRecord:
+    return WorkerRecord(
+        worker_id=row[0],
+        host=row[1],
+        pid=row[2],
+        queues=tuple(json.loads(row[3])),
+        concurrency=row[4],
+        started_at=_EPOCH + timedelta(microseconds=row[5]),
+        heartbeat_at=_EPOCH + timedelta(microseconds=row[6]),
+        running=tuple(json.loads(row[7])),
     )
 
 

@@ -14,6 +14,7 @@ and what to do); ``RunNotFoundError`` when a run is missing.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ from legato.records import (
 )
 from legato.store import messages, rows
 from legato.store.queries import Queries
+from legato.store.queue_sql import SqlQueue
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -79,7 +81,7 @@ def load_migrations(dialect: str) -> list[Migration]:
     return found
 
 
-class SqlStore:
+class SqlStore(SqlQueue):
     """Shared Store implementation over a DB-API driver; subclass per dialect.
 
     Thread safety and transaction boundaries are the backend's: its ``_transact`` runs
@@ -98,6 +100,7 @@ class SqlStore:
         self.url = url
         self._q = Queries.for_placeholder(self.placeholder)
         self._multi_row_cache: dict[tuple[str, int], str] = {}
+        self._work_signal = threading.Condition()
 
     # -- dialect hooks --------------------------------------------------------------
 

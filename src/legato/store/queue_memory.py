@@ -1,0 +1,203 @@
+"""The run queue in memory (``QueueStore`` for ``MemoryStore``), same contract as SQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from legato.errors import IdempotencyConflictError, LeaseLostError
+from legato.records import Change, EventRecord, Fence, RunRecord, WorkerRecord
+from legato.states import RunState
+from legato.store.base import check_limit
+
+if TYPE_CHECKING:
+    pass
+
+LEASE_FREE = frozenset({RunState.PENDING, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED})
+_HELD = (RunState.RUNNING, RunState.WAITING)
+
+
+class MemoryQueue:
+    """Mixed into ``MemoryStore``; every method holds the store's lock."""
+
+    _lock: threading.Lock
+    _runs: dict[str, RunRecord]
+    _workers: dict[str, WorkerRecord]
+    _limits: dict[str, int]
+    _work_signal: threading.Condition
+    url: str
+
+    if TYPE_CHECKING:
+
+        def _check_open(self) -> None: ...
+        def _append_event(self, event: EventRecord) -> None: ...
+        def create_run(self, run: RunRecord, *, events: Sequence[EventRecord] = ()) -> None: ...
+        def record(self, changes: Sequence[Change]) -> None: ...
+        def _check_runs_exist(self, batch: Sequence[Change], also: str | None = None) -> None: ...
+        def _apply(self, batch: Sequence[Change]) -> None: ...
+
+    def submit_run(
+        self, run: RunRecord, *, events: Sequence[EventRecord] = ()
+    ) -> tuple[RunRecord, bool]:
+        key = run.idempotency_key
+        with self._lock:
+            self._check_open()
+            existing = next(
+                (r for r in self._runs.values() if key is not None and r.idempotency_key == key),
+                None,
+            )
+        if existing is None:
+            self.create_run(run, events=events)
+            with self._work_signal:
+                self._work_signal.notify_all()
+            return run, True
+        if existing.flow_name != run.flow_name or existing.params != run.params:
+            raise IdempotencyConflictError(
+                key=key or "",
+                run_id=existing.run_id,
+                existing=f"{existing.flow_name}{existing.params}",
+                given=f"{run.flow_name}{run.params}",
+            )
+        return existing, False
+
+    def claim_run(
+        self, *, worker_id: str, queues: Sequence[str], lease: timedelta, now: datetime
+    ) -> RunRecord | None:
+        with self._lock:
+            self._check_open()
+            runnable = [
+                r
+                for r in self._runs.values()
+                if r.queue in queues
+                and (
+                    r.state is RunState.PENDING
+                    or (
+                        r.state in _HELD
+                        and r.lease_expires_at is not None
+                        and r.lease_expires_at < now
+                    )
+                )
+            ]
+            runnable.sort(key=lambda r: (-r.priority, r.created_at, r.run_id))
+            for run in runnable:
+                if self._limits and self._at_limit(run, now):
+                    continue
+                claimed = replace(
+                    run,
+                    state=RunState.RUNNING,
+                    owner=worker_id,
+                    lease_epoch=run.lease_epoch + 1,
+                    lease_expires_at=now + lease,
+                    started_at=run.started_at or now,
+                    finished_at=None,
+                )
+                self._runs[run.run_id] = claimed
+                self._append_event(
+                    EventRecord(
+                        run_id=run.run_id,
+                        at=now,
+                        kind="run",
+                        state="running",
+                        message=f"claimed by worker {worker_id} (lease epoch "
+                        f"{claimed.lease_epoch})",
+                        by=worker_id,
+                    )
+                )
+                return claimed
+        return None
+
+    def _at_limit(self, run: RunRecord, now: datetime) -> bool:
+        live = [
+            r
+            for r in self._runs.values()
+            if r.state in _HELD and r.lease_expires_at is not None and r.lease_expires_at >= now
+        ]
+        limit = self._limits.get(f"flow:{run.flow_name}")
+        if limit is not None and sum(r.flow_name == run.flow_name for r in live) >= limit:
+            return True
+        for tag in run.tags:
+            limit = self._limits.get(f"tag:{tag}")
+            if limit is not None and sum(tag in r.tags for r in live) >= limit:
+                return True
+        return False
+
+    def _holder(self, run_id: str, owner: str, epoch: int) -> RunRecord | None:
+        run = self._runs.get(run_id)
+        if run is None or run.owner != owner or run.lease_epoch != epoch:
+            return None
+        return run if run.state in _HELD else None
+
+    def renew_lease(
+        self, run_id: str, *, owner: str, epoch: int, lease: timedelta, now: datetime
+    ) -> bool:
+        with self._lock:
+            self._check_open()
+            run = self._holder(run_id, owner, epoch)
+            if run is None:
+                return False
+            self._runs[run_id] = replace(run, lease_expires_at=now + lease)
+            return True
+
+    def release_run(
+        self, run_id: str, *, owner: str, epoch: int, now: datetime, message: str
+    ) -> bool:
+        with self._lock:
+            self._check_open()
+            run = self._holder(run_id, owner, epoch)
+            if run is None:
+                return False
+            self._runs[run_id] = replace(
+                run, state=RunState.PENDING, owner=None, lease_expires_at=None
+            )
+            self._append_event(
+                EventRecord(
+                    run_id=run_id, at=now, kind="run", state="pending", message=message, by=owner
+                )
+            )
+        with self._work_signal:
+            self._work_signal.notify_all()
+        return True
+
+    def record_fenced(self, changes: Sequence[Change], *, fence: Fence) -> None:
+        from legato.store.memory import _normalized
+
+        batch = [_normalized(change) for change in changes]
+        with self._lock:
+            self._check_open()
+            run = self._runs.get(fence.run_id)
+            if run is None or run.lease_epoch != fence.epoch:
+                raise LeaseLostError(fence.run_id, fence.epoch)
+            self._check_runs_exist(batch)
+            self._apply(batch)
+
+    def heartbeat_worker(self, worker: WorkerRecord) -> None:
+        with self._lock:
+            self._check_open()
+            self._workers[worker.worker_id] = worker
+
+    def remove_worker(self, worker_id: str) -> None:
+        with self._lock:
+            self._workers.pop(worker_id, None)
+
+    def list_workers(self) -> list[WorkerRecord]:
+        with self._lock:
+            return sorted(self._workers.values(), key=lambda w: w.heartbeat_at, reverse=True)
+
+    def set_limit(self, key: str, limit: int | None) -> None:
+        check_limit(key, limit)
+        with self._lock:
+            if limit is None:
+                self._limits.pop(key, None)
+            else:
+                self._limits[key] = limit
+
+    def get_limits(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._limits)
+
+    def wait_for_work(self, timeout: float) -> None:
+        with self._work_signal:
+            self._work_signal.wait(timeout)

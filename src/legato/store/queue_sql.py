@@ -1,0 +1,259 @@
+"""The run queue on SQL (``QueueStore``): submit, claim, leases, fencing, workers, limits.
+
+Shared by every SQL backend through ``SqlStore``; a dialect overrides the hooks at the
+top (``_lock_run_row`` and ``_candidates``) where its SQL can do better, such as
+PostgreSQL's ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from legato.errors import IdempotencyConflictError, LeaseLostError, StoreError
+from legato.records import Change, EventRecord, Fence, RunRecord, WorkerRecord
+from legato.store import messages, rows
+from legato.store.base import check_limit
+
+if TYPE_CHECKING:
+    from legato.store.queries import Queries
+    from legato.store.sql import Cursor
+
+T = TypeVar("T")
+A = TypeVar("A")
+
+CANDIDATES = 16  # runs looked at per claim when concurrency limits skip some
+
+
+class SqlQueue:
+    """Mixed into ``SqlStore``; relies on its ``_write``, ``_read``, ``_q``, ``_apply``."""
+
+    _q: Queries
+    placeholder: ClassVar[str]
+    url: str
+
+    if TYPE_CHECKING:
+
+        def _write(
+            self, doing: str, work: Callable[[Cursor, A], T], arg: A, changes: Sequence[Change]
+        ) -> T: ...
+
+        def _read(self, work: Callable[[Cursor], T]) -> T: ...
+
+        def _apply(self, cur: Cursor, batch: rows.Batch) -> None: ...
+
+        def get_run(self, run_id: str) -> RunRecord: ...
+
+    _work_signal: threading.Condition
+
+    # -- dialect hooks ----------------------------------------------------------------
+
+    def _lock_run_row(self, cur: Cursor, run_id: str) -> Any:
+        """The run's lease epoch, read so that no claim can change it before commit.
+
+        SQLite's write transaction already excludes other writers; PostgreSQL adds
+        ``FOR UPDATE``."""
+        return cur.execute(self._q.select_lease_epoch, (run_id,)).fetchone()
+
+    def _candidates(self, cur: Cursor, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Rows of a claim's candidate query (PostgreSQL appends SKIP LOCKED)."""
+        return list(cur.execute(sql, params).fetchall())
+
+    def _notify_work(self, cur: Cursor) -> None:
+        """Tell idle workers (in other processes too, where the dialect can) that a run
+        became runnable; called inside the transaction that made it so."""
+
+    # -- submit -----------------------------------------------------------------------
+
+    def submit_run(
+        self, run: RunRecord, *, events: Sequence[EventRecord] = ()
+    ) -> tuple[RunRecord, bool]:
+        """See ``QueueStore.submit_run``."""
+        try:
+            run_row = rows.run_row(run)
+            event_rows = [rows.event_row(event) for event in events]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(messages.unencodable(run, exc)) from exc
+        q = self._q
+
+        def work(cur: Cursor, _: None) -> RunRecord | None:
+            cur.execute(q.insert_run, run_row)
+            if cur.rowcount == 0:
+                if run.idempotency_key is None:
+                    raise StoreError(messages.duplicate_run(run.run_id, self.url))
+                row = cur.execute(
+                    q.select_run_by_idempotency_key, (run.idempotency_key,)
+                ).fetchone()
+                if row is None:
+                    raise StoreError(messages.duplicate_run(run.run_id, self.url))
+                return rows.decode_run(row)
+            for event_row in event_rows:
+                cur.execute(q.insert_event, event_row)
+            self._notify_work(cur)
+            return None
+
+        existing = self._write(f"submit run {run.run_id}", work, None, ())
+        if existing is None:
+            self._wake_local_workers()
+            return run, True
+        if existing.flow_name != run.flow_name or existing.params != run.params:
+            raise IdempotencyConflictError(
+                key=run.idempotency_key or "",
+                run_id=existing.run_id,
+                existing=f"{existing.flow_name}{existing.params}",
+                given=f"{run.flow_name}{run.params}",
+            )
+        return existing, False
+
+    # -- claim and leases ---------------------------------------------------------------
+
+    def claim_run(
+        self, *, worker_id: str, queues: Sequence[str], lease: timedelta, now: datetime
+    ) -> RunRecord | None:
+        """See ``QueueStore.claim_run``."""
+        if not queues:
+            return None
+        q = self._q
+        marks = ", ".join([self.placeholder] * len(queues))
+        now_us = rows.micros(now)
+        expires_us = rows.micros(now + lease)
+
+        def work(cur: Cursor, _: None) -> RunRecord | None:
+            limits = dict(cur.execute(q.select_limits).fetchall())
+            found = self._candidates(
+                cur, q.claim_pending.format(queues=marks), (*queues, CANDIDATES)
+            ) + self._candidates(
+                cur, q.claim_expired.format(queues=marks), (now_us, *queues, CANDIDATES)
+            )
+            # Pending and expired runs compete on the same terms: priority, then age.
+            found.sort(key=lambda row: (-row[3], row[4], row[0]))
+            for run_id, flow_name, tags_json, _priority, _created in found:
+                if limits and self._at_limit(cur, limits, flow_name, tags_json, now_us):
+                    continue
+                cur.execute(q.claim_update, (worker_id, expires_us, now_us, run_id, now_us))
+                if cur.rowcount == 1:
+                    run = rows.decode_run(cur.execute(q.select_run, (run_id,)).fetchone())
+                    event = EventRecord(
+                        run_id=run_id,
+                        at=now,
+                        kind="run",
+                        state="running",
+                        message=f"claimed by worker {worker_id} (lease epoch {run.lease_epoch})",
+                        by=worker_id,
+                    )
+                    cur.execute(q.insert_event, rows.event_row(event))
+                    return run
+            return None
+
+        return self._write("claim a run", work, None, ())
+
+    def _at_limit(
+        self, cur: Cursor, limits: dict[str, int], flow_name: str, tags_json: str, now_us: int
+    ) -> bool:
+        q = self._q
+        limit = limits.get(f"flow:{flow_name}")
+        if limit is not None:
+            if cur.execute(q.count_live_of_flow, (flow_name, now_us)).fetchone()[0] >= limit:
+                return True
+        for tag in rows.json.loads(tags_json):
+            limit = limits.get(f"tag:{tag}")
+            if limit is not None:
+                pattern = f"%{rows.json.dumps(tag)}%"
+                if cur.execute(q.count_live_with_tag, (pattern, now_us)).fetchone()[0] >= limit:
+                    return True
+        return False
+
+    def renew_lease(
+        self, run_id: str, *, owner: str, epoch: int, lease: timedelta, now: datetime
+    ) -> bool:
+        """See ``QueueStore.renew_lease``."""
+        params = (rows.micros(now + lease), run_id, owner, epoch)
+
+        def work(cur: Cursor, _: None) -> bool:
+            return bool(cur.execute(self._q.renew_lease, params).rowcount == 1)
+
+        return self._write(f"renew the lease of run {run_id}", work, None, ())
+
+    def release_run(
+        self, run_id: str, *, owner: str, epoch: int, now: datetime, message: str
+    ) -> bool:
+        """See ``QueueStore.release_run``."""
+        event = EventRecord(
+            run_id=run_id, at=now, kind="run", state="pending", message=message, by=owner
+        )
+
+        def work(cur: Cursor, _: None) -> bool:
+            if cur.execute(self._q.release_run, (run_id, owner, epoch)).rowcount != 1:
+                return False
+            cur.execute(self._q.insert_event, rows.event_row(event))
+            self._notify_work(cur)
+            return True
+
+        released = self._write(f"release run {run_id}", work, None, ())
+        if released:
+            self._wake_local_workers()
+        return released
+
+    def record_fenced(self, changes: Sequence[Change], *, fence: Fence) -> None:
+        """See ``QueueStore.record_fenced``."""
+        batch = rows.encode_batch(changes)
+
+        def work(cur: Cursor, _: None) -> None:
+            row = self._lock_run_row(cur, fence.run_id)
+            if row is None or row[0] != fence.epoch:
+                raise LeaseLostError(fence.run_id, fence.epoch)
+            self._apply(cur, batch)
+
+        self._write("record a batch of changes", work, None, changes)
+
+    # -- workers and limits ---------------------------------------------------------------
+
+    def heartbeat_worker(self, worker: WorkerRecord) -> None:
+        row = rows.worker_row(worker)
+        self._write(
+            f"record worker {worker.worker_id}",
+            lambda cur, _: cur.execute(self._q.upsert_worker, row),
+            None,
+            (),
+        )
+
+    def remove_worker(self, worker_id: str) -> None:
+        self._write(
+            f"remove worker {worker_id}",
+            lambda cur, _: cur.execute(self._q.delete_worker, (worker_id,)),
+            None,
+            (),
+        )
+
+    def list_workers(self) -> list[WorkerRecord]:
+        found = self._read(lambda cur: cur.execute(self._q.select_workers).fetchall())
+        return [rows.decode_worker(row) for row in found]
+
+    def set_limit(self, key: str, limit: int | None) -> None:
+        check_limit(key, limit)
+        q = self._q
+        if limit is None:
+            self._write(
+                "remove a limit", lambda cur, _: cur.execute(q.delete_limit, (key,)), None, ()
+            )
+        else:
+            self._write(
+                "set a limit", lambda cur, _: cur.execute(q.upsert_limit, (key, limit)), None, ()
+            )
+
+    def get_limits(self) -> dict[str, int]:
+        return dict(self._read(lambda cur: cur.execute(self._q.select_limits).fetchall()))
+
+    # -- waking idle workers --------------------------------------------------------------
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Sleep up to ``timeout``; wakes early when this process submits or releases a
+        run. Other processes are seen by the caller's next poll."""
+        with self._work_signal:
+            self._work_signal.wait(timeout)
+
+    def _wake_local_workers(self) -> None:
+        with self._work_signal:
+            self._work_signal.notify_all()
