@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from legato.errors import IdempotencyConflictError, LeaseLostError, StoreError
+from legato.errors import IdempotencyConflictError, LeaseLostError, RunNotFoundError, StoreError
 from legato.records import EventRecord, Fence, RunRecord, StepRecord, WorkerRecord
 from legato.states import RunState, StepState
 
@@ -59,7 +59,7 @@ def test_idempotency_key_returns_the_existing_run(store):
     with pytest.raises(IdempotencyConflictError) as info:
         store.submit_run(pending("r3", idempotency_key="order-7", params='{"day": 2}'))
     assert "r1" in str(info.value) and "order-7" in str(info.value)
-    with pytest.raises(Exception):
+    with pytest.raises(RunNotFoundError):
         store.get_run("r3")
 
 

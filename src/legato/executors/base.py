@@ -20,3 +20,20 @@ class Executor(Protocol):
 
     def shutdown(self) -> None:
         """Stop accepting work; running bodies are left to finish."""
+
+
+class RemoteExecutor(Executor, Protocol):
+    """An executor that runs task bodies somewhere else (a Dask cluster).
+
+    The engine's jobs (replay, retries, recording) still go through ``submit`` and run
+    in this process; only each attempt's body is handed to ``run_body``.
+    """
+
+    def run_body(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], *, name: str
+    ) -> Future[Any]:
+        """Start ``fn(*args, **kwargs)`` elsewhere; the future holds its value or exception.
+
+        ``name`` (the task's name) labels the work on the remote side. Cancelling the
+        future gives up on the body: its late result is discarded.
+        """
