@@ -6,12 +6,12 @@ the default store (``~/.legato/legato.db`` or ``LEGATO_DB``) and returns its res
 
 from __future__ import annotations
 
-from legato.engine.context import get_run_context, use_store
+from legato.engine.context import get_run_context, use_executor, use_store
 from legato.engine.decorators import flow, task
 from legato.engine.definitions import Flow, Task
 from legato.engine.futures import StepFuture, gather
 from legato.engine.handles import RunHandle
-from legato.engine.runner import cancel, resume
+from legato.engine.launch import cancel, resume
 from legato.errors import (
     Cancelled,
     DefinitionError,
@@ -58,6 +58,7 @@ __all__ = [
     "get_run_context",
     "resume",
     "task",
+    "use_executor",
     "use_store",
 ]
 

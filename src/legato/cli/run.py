@@ -49,7 +49,7 @@ def run_command(
     store = open_cli_store(ctx, db)
 
     from legato.engine.context import use_store
-    from legato.engine.runner import execute_new
+    from legato.engine.launch import execute_new
 
     use_store(store)  # anything in the flow that uses the default store uses this one
 

@@ -129,7 +129,7 @@ def _continue(
 ) -> None:
     from legato.cli.foreground import follow
     from legato.engine.context import use_store
-    from legato.engine.runner import resume
+    from legato.engine.launch import resume
 
     store = open_cli_store(ctx, db)
     with user_errors():
@@ -194,7 +194,7 @@ def cancel_command(
 
     Example: legato runs cancel 01j2x3y4z5abcdefghjkmnpqrs --reason "wrong input"
     """
-    from legato.engine.runner import cancel
+    from legato.engine.launch import cancel
 
     store = open_cli_store(ctx, db)
     with user_errors():

@@ -176,25 +176,25 @@ class Flow(_Definition[P, R]):
         run = current_run.get()
         if run is not None and current_step.get() is None:
             return run.call_child(self, args, kwargs)
-        from legato.engine.runner import execute_new
+        from legato.engine.launch import execute_new
 
         return execute_new(self, args, kwargs, parent=run).result()
 
     def run(self, *args: P.args, **kwargs: P.kwargs) -> RunHandle:
         """Run to the end and return the handle (does not raise the flow's error)."""
-        from legato.engine.runner import execute_new
+        from legato.engine.launch import execute_new
 
         return execute_new(self, args, kwargs)
 
     def start(self, *args: P.args, **kwargs: P.kwargs) -> RunHandle:
         """Start the run in a background thread and return its handle at once."""
-        from legato.engine.runner import execute_new
+        from legato.engine.launch import execute_new
 
         return execute_new(self, args, kwargs, background=True)
 
     def resume(self, run_id: str) -> RunHandle:
         """Resume a run of this flow by replay; completed steps are not run again."""
-        from legato.engine.runner import resume
+        from legato.engine.launch import resume
 
         return resume(run_id, store=self.options.store, flow=self)
 

@@ -7,7 +7,6 @@ dict look-up and nothing just written is read back.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import socket
 import threading
@@ -19,10 +18,7 @@ from typing import TYPE_CHECKING, Any
 from legato.clock import utcnow
 from legato.engine.context import (
     current_run,
-    default_executor,
-    executions,
     register_execution,
-    resolve_store,
     unregister_execution,
 )
 from legato.engine.futures import StepFuture
@@ -33,13 +29,11 @@ from legato.errors import (
     Cancelled,
     FlowTimeoutError,
     NonDeterminismError,
-    ParameterError,
-    RunStateError,
     SerializationError,
 )
 from legato.executors.base import Executor
 from legato.ids import new_run_id
-from legato.records import Change, EventRecord, LogRecord, RunFilter, RunRecord, StepRecord
+from legato.records import Change, EventRecord, LogRecord, RunRecord, StepRecord
 from legato.serialization import dumps, loads
 from legato.states import RunState, StepState
 from legato.store.base import Store
@@ -219,6 +213,8 @@ class RunExecution:
             existing = self.store.get_run(child_id) if prior and prior.child_run_id else None
         except LookupError:
             existing = None
+        from legato.engine.launch import execute_new, resume
+
         if existing is not None and existing.state is not RunState.FAILED:
             handle = resume(
                 child_id, store=self.store, flow=flow, listeners=self.listeners, parent=self
@@ -432,229 +428,3 @@ class RunExecution:
         self.counters.clear()
         self.next_seq = 0
         self.futures = []
-
-
-# -- starting and resuming runs ------------------------------------------------------------
-
-
-def bind_params(
-    flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    """The run's parameters by name; raises ``ParameterError`` listing the signature."""
-    try:
-        bound = flow.signature.bind(*args, **kwargs)
-    except TypeError as exc:
-        raise ParameterError(
-            f"flow {flow.name!r}: {exc}. It takes {describe_params(flow)}"
-        ) from None
-    bound.apply_defaults()
-    return dict(bound.arguments)
-
-
-def describe_params(flow: Flow[Any, Any]) -> str:
-    parts = []
-    for param in flow.signature.parameters.values():
-        text = param.name
-        if param.annotation is not inspect.Parameter.empty:
-            annotation = param.annotation
-            text += f": {getattr(annotation, '__name__', annotation)}"
-        if param.default is not inspect.Parameter.empty:
-            text += f" = {param.default!r}"
-        parts.append(text)
-    return f"({', '.join(parts)})" if parts else "no parameters"
-
-
-def execute_new(
-    flow: Flow[Any, Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    *,
-    parent: RunExecution | None = None,
-    parent_step_key: str | None = None,
-    run_id: str | None = None,
-    background: bool = False,
-    listeners: Sequence[Listener] = (),
-    store: Store | None = None,
-) -> RunHandle:
-    """Create a run of ``flow`` and execute it here (or on a background thread)."""
-    params = bind_params(flow, args, kwargs)
-    try:
-        params_text = dumps(params)
-    except SerializationError as exc:
-        raise SerializationError(
-            f"flow {flow.name!r}: a parameter cannot be stored: {exc}"
-        ) from None
-    store = store or (parent.store if parent is not None and flow.options.store is None else None)
-    store = store or flow.resolve_store()
-    now = utcnow()
-    run = RunRecord(
-        run_id=run_id or new_run_id(),
-        flow_name=flow.name,
-        state=RunState.RUNNING,
-        created_at=now,
-        started_at=now,
-        target=flow.target,
-        flow_version=flow.options.version,
-        params=params_text,
-        parent_run_id=parent.run_id if parent is not None else None,
-        parent_step_key=parent_step_key,
-        owner=owner_id(),
-    )
-    store.create_run(
-        run,
-        events=(EventRecord(run_id=run.run_id, at=now, kind="run", state=run.state.value),),
-    )
-    execution = RunExecution(
-        flow=flow,
-        run=run,
-        store=store,
-        executor=parent.executor if parent is not None else default_executor(),
-        listeners=listeners,
-        parent=parent,
-    )
-    for listener in listeners:
-        listener(EventRecord(run_id=run.run_id, at=now, kind="run", state=run.state.value))
-    return _launch(execution, args, kwargs, background=background)
-
-
-def resume(
-    run_id: str,
-    *,
-    store: Store | str | None = None,
-    flow: Flow[Any, Any] | None = None,
-    listeners: Sequence[Listener] = (),
-    background: bool = False,
-    retry_failed: bool = False,
-    parent: RunExecution | None = None,
-) -> RunHandle:
-    """Resume a run by replay: completed steps return their recorded results.
-
-    A completed run returns its handle at once. A failed run is re-run only with
-    ``retry_failed``. Raises ``RunNotFoundError``, ``RunStateError``.
-    """
-    from legato.engine.targets import load_target
-
-    opened = resolve_store(store)
-    run = opened.get_run(run_id)
-    handle = RunHandle(run_id, opened)
-    if run.state is RunState.COMPLETED:
-        return handle
-    if run.state is RunState.CANCELLED or (run.state is RunState.FAILED and not retry_failed):
-        raise RunStateError(
-            f"run {run_id} is {run.state.value}; only unfinished runs can be resumed."
-            + (
-                " Retry a failed run with `legato runs retry`."
-                if run.state is RunState.FAILED
-                else ""
-            )
-        )
-    _refuse_if_alive(run)
-    if flow is None:
-        if run.target is None:
-            raise RunStateError(
-                f"run {run_id} of flow {run.flow_name!r} was started from code legato cannot "
-                "import again (a flow defined inside a function?). Resume it from Python with "
-                "my_flow.resume(run_id)."
-            )
-        flow = load_target(run.target)
-    params = loads(run.params)
-    bound = inspect.BoundArguments(flow.signature, params)
-    restarted = replace(
-        run,
-        state=RunState.RUNNING,
-        owner=owner_id(),
-        error=None,
-        finished_at=None,
-        started_at=utcnow() if run.state is RunState.FAILED else run.started_at,
-    )
-    execution = RunExecution(
-        flow=flow,
-        run=run,
-        store=opened,
-        executor=parent.executor if parent is not None else default_executor(),
-        steps=opened.get_steps(run_id),
-        listeners=listeners,
-        parent=parent,
-    )
-    verb = "retried" if run.state is RunState.FAILED else "resumed"
-    execution.record_run(restarted, message=f"{verb} by replay on {owner_id()}")
-    return _launch(execution, bound.args, bound.kwargs, background=background)
-
-
-def _refuse_if_alive(run: RunRecord) -> None:
-    """One run executes in one place: refuse to resume a run whose process still lives."""
-    if run.state is not RunState.RUNNING or not run.owner:
-        return
-    host, _, pid_text = run.owner.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return
-    pid = int(pid_text)
-    alive = pid == os.getpid()
-    if not alive:
-        try:
-            os.kill(pid, 0)
-            alive = True
-        except ProcessLookupError:
-            alive = False
-        except PermissionError:
-            alive = True
-    if alive:
-        raise RunStateError(
-            f"run {run.run_id} is being executed right now by process {pid} on {host}; "
-            "wait for it to finish, or stop that process before resuming the run."
-        )
-
-
-def _launch(
-    execution: RunExecution, args: tuple[Any, ...], kwargs: dict[str, Any], *, background: bool
-) -> RunHandle:
-    handle = RunHandle(execution.run_id, execution.store)
-    handle._local = True
-    if background:
-        thread = threading.Thread(
-            target=_execute_quietly,
-            args=(execution, handle, args, kwargs),
-            name=f"legato-run-{execution.run_id}",
-            daemon=True,
-        )
-        thread.start()
-    else:
-        execution.execute(handle, tuple(args), dict(kwargs))
-    return handle
-
-
-def _execute_quietly(
-    execution: RunExecution, handle: RunHandle, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> None:
-    try:
-        execution.execute(handle, tuple(args), dict(kwargs))
-    except BaseException:  # noqa: BLE001 - the handle carries the outcome
-        pass
-
-
-def cancel(
-    run_id: str,
-    *,
-    store: Store | str | None = None,
-    reason: str | None = None,
-    by: str | None = None,
-) -> RunRecord:
-    """Mark a run cancelled. A process executing it stops at its next step boundary.
-
-    Raises ``RunNotFoundError``; ``RunStateError`` if the run already ended.
-    """
-    opened = resolve_store(store)
-    run = opened.get_run(run_id)
-    if run.state.is_final:
-        raise RunStateError(f"run {run_id} already ended ({run.state.value}); nothing to cancel")
-    for child in opened.list_runs(RunFilter(parent_run_id=run_id, limit=10_000)):
-        if not child.state.is_final:
-            cancel(child.run_id, store=opened, reason=f"parent run {run_id} cancelled", by=by)
-    now = utcnow()
-    cancelled = replace(run, state=RunState.CANCELLED, finished_at=now)
-    event = EventRecord(run_id=run_id, at=now, kind="run", state="cancelled", message=reason, by=by)
-    opened.record((cancelled, event))
-    running_here = executions().get(run_id)
-    if running_here is not None:
-        running_here.cancelled.set()
-    return cancelled
