@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from legato.clock import utcnow
 from legato.errors import LegatoError
+from legato.executors.base import Executor
 from legato.executors.threads import ThreadExecutor
 from legato.records import LogRecord
 from legato.settings import load_settings
@@ -138,7 +139,7 @@ class _Defaults:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.store: Store | None = None
-        self.executor: ThreadExecutor | None = None
+        self.executor: Executor | None = None
         self.by_url: dict[str, Store] = {}
 
 
@@ -162,11 +163,22 @@ def use_store(store: Store | str) -> Store:
     return opened
 
 
-def default_executor() -> ThreadExecutor:
+def default_executor() -> Executor:
+    """The executor of runs started in this process: ``use_executor()``'s, else threads."""
     with _defaults.lock:
         if _defaults.executor is None:
             _defaults.executor = ThreadExecutor(load_settings().max_workers)
         return _defaults.executor
+
+
+def use_executor(executor: Executor) -> Executor:
+    """Make ``executor`` run the steps of runs started in this process from now on.
+
+    Runs already executing keep theirs; the previous executor is not shut down.
+    """
+    with _defaults.lock:
+        _defaults.executor = executor
+    return executor
 
 
 def resolve_store(store: Store | str | None) -> Store:

@@ -133,10 +133,14 @@ def flow(
     version: str | None = ...,
     timeout: float | timedelta | None = ...,
     retries: int = ...,
+    queue: str = ...,
+    priority: int = ...,
+    tags: Sequence[str] = ...,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 def flow(fn: Any = None, /, **options: Any) -> Any:
-    """Declare a flow: ``@flow`` or ``@flow(name="etl", version="2", retries=1)``."""
-    known = {"name", "version", "timeout", "retries"}
+    """Declare a flow: ``@flow`` or ``@flow(name="etl", version="2", retries=1)``;
+    ``queue``, ``priority`` and ``tags`` apply to runs submitted for workers."""
+    known = {"name", "version", "timeout", "retries", "queue", "priority", "tags"}
 
     def decorate(function: Callable[P, R]) -> Flow[P, R]:
         check_function(function, "flow")
@@ -152,6 +156,15 @@ def flow(fn: Any = None, /, **options: Any) -> Any:
         version = options.get("version")
         if version is not None and not isinstance(version, str):
             raise DefinitionError(f"{at}: version={version!r} must be a string, e.g. '2'")
+        queue = options.get("queue", "default")
+        if not isinstance(queue, str) or not queue.strip():
+            raise DefinitionError(f"{at}: queue={queue!r} must be a non-empty string")
+        priority = options.get("priority", 0)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise DefinitionError(f"{at}: priority={priority!r} must be an integer")
+        tags = options.get("tags", ())
+        if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+            raise DefinitionError(f"{at}: tags={tags!r} must be a list of strings, e.g. ['gpu']")
         return Flow(
             function,
             FlowOptions(
@@ -159,6 +172,9 @@ def flow(fn: Any = None, /, **options: Any) -> Any:
                 version=version,
                 timeout=_timeout(options.get("timeout"), at),
                 retries=retries,
+                queue=queue,
+                priority=priority,
+                tags=tuple(tags),
             ),
         )
 

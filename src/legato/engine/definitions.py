@@ -149,6 +149,10 @@ class FlowOptions:
     retries: int = 0
     store: Any = None  # a Store or URL; None means the process default
     target: str | None = None  # how another process imports this flow
+    queue: str = "default"  # where submitted runs wait for a worker
+    priority: int = 0  # higher runs first
+    tags: tuple[str, ...] = ()  # for concurrency limits ("tag:T")
+    idempotency_key: str | None = None  # submitting again returns the same run
 
 
 class Flow(_Definition[P, R]):
@@ -191,6 +195,14 @@ class Flow(_Definition[P, R]):
         from legato.engine.launch import execute_new
 
         return execute_new(self, args, kwargs, background=True)
+
+    def submit(self, *args: P.args, **kwargs: P.kwargs) -> RunHandle:
+        """Put a run in the store for a worker (``legato worker``) and return its handle
+        at once. ``with_options(queue=..., priority=..., idempotency_key=...)`` sets
+        where and how it waits."""
+        from legato.engine.launch import submit
+
+        return submit(self, args, kwargs)
 
     def resume(self, run_id: str) -> RunHandle:
         """Resume a run of this flow by replay; completed steps are not run again."""

@@ -20,7 +20,7 @@ from legato.engine.handles import RunHandle
 from legato.engine.runner import Listener, RunExecution, owner_id
 from legato.errors import ParameterError, RunStateError, SerializationError
 from legato.ids import new_run_id
-from legato.records import EventRecord, RunFilter, RunRecord
+from legato.records import EventRecord, Fence, RunFilter, RunRecord
 from legato.serialization import dumps, loads
 from legato.states import RunState
 from legato.store.base import Store
@@ -43,6 +43,16 @@ def bind_params(
         ) from None
     bound.apply_defaults()
     return dict(bound.arguments)
+
+
+def _params_text(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    params = bind_params(flow, args, kwargs)
+    try:
+        return dumps(params)
+    except SerializationError as exc:
+        raise SerializationError(
+            f"flow {flow.name!r}: a parameter cannot be stored: {exc}"
+        ) from None
 
 
 def describe_params(flow: Flow[Any, Any]) -> str:
@@ -71,13 +81,7 @@ def execute_new(
     store: Store | None = None,
 ) -> RunHandle:
     """Create a run of ``flow`` and execute it here (or on a background thread)."""
-    params = bind_params(flow, args, kwargs)
-    try:
-        params_text = dumps(params)
-    except SerializationError as exc:
-        raise SerializationError(
-            f"flow {flow.name!r}: a parameter cannot be stored: {exc}"
-        ) from None
+    params_text = _params_text(flow, args, kwargs)
     store = store or (parent.store if parent is not None and flow.options.store is None else None)
     store = store or flow.resolve_store()
     now = utcnow()
@@ -109,6 +113,83 @@ def execute_new(
     for listener in listeners:
         listener(EventRecord(run_id=run.run_id, at=now, kind="run", state=run.state.value))
     return _launch(execution, args, kwargs, background=background)
+
+
+def submit(
+    flow: Flow[Any, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    store: Store | None = None,
+) -> RunHandle:
+    """Put a pending run of ``flow`` in the store for a worker; return its handle.
+
+    With an idempotency key that already names a run, that run's handle comes back
+    (``IdempotencyConflictError`` if its parameters differ). Raises ``ParameterError``,
+    ``SerializationError``, ``RunStateError`` (a flow workers cannot import), before
+    anything is written.
+    """
+    params_text = _params_text(flow, args, kwargs)
+    target = flow.target
+    if target is None:
+        raise RunStateError(
+            f"flow {flow.name!r} is defined inside a function, so a worker cannot import "
+            "it: define it at module level to submit it, or call it to run it here."
+        )
+    opened = store or flow.resolve_store()
+    now = utcnow()
+    options = flow.options
+    run = RunRecord(
+        run_id=new_run_id(),
+        flow_name=flow.name,
+        state=RunState.PENDING,
+        created_at=now,
+        target=target,
+        flow_version=options.version,
+        params=params_text,
+        tags=options.tags,
+        queue=options.queue,
+        priority=options.priority,
+        idempotency_key=options.idempotency_key,
+    )
+    event = EventRecord(
+        run_id=run.run_id,
+        at=now,
+        kind="run",
+        state="pending",
+        message=f"submitted to queue {options.queue!r}",
+    )
+    stored, _created = opened.submit_run(run, events=(event,))  # type: ignore[attr-defined]
+    return RunHandle(stored.run_id, opened)
+
+
+def execute_claimed(
+    run: RunRecord,
+    *,
+    store: Store,
+    flow: Flow[Any, Any],
+    executor: Any,
+    listeners: Sequence[Listener] = (),
+    lost: threading.Event | None = None,
+    released: threading.Event | None = None,
+) -> RunHandle:
+    """Execute a run this worker just claimed, by replay, its writes fenced by the claim's
+    lease epoch. Raises ``LeaseLostError`` when the lease is lost on the way, and
+    ``RunReleased`` when the worker stops before the run ends."""
+    params = loads(run.params)
+    bound = inspect.BoundArguments(flow.signature, params)
+    execution = RunExecution(
+        flow=flow,
+        run=run,
+        store=store,
+        executor=executor,
+        steps=store.get_steps(run.run_id),
+        listeners=listeners,
+        fence=Fence(run_id=run.run_id, epoch=run.lease_epoch),
+        lost=lost,
+        released=released,
+    )
+    return _launch(execution, bound.args, bound.kwargs, background=False)
 
 
 def resume(

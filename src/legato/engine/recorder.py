@@ -17,15 +17,18 @@ import threading
 from collections.abc import Sequence
 
 from legato.errors import StoreError
-from legato.records import Change, StepRecord
+from legato.records import Change, Fence, StepRecord
 from legato.store.base import Store
 
 KICK_BATCH = 512  # pending records that make a finishing worker commit at once
 
 
 class Recorder:
-    def __init__(self, store: Store, *, flush_interval: float = 0.05) -> None:
+    def __init__(
+        self, store: Store, *, flush_interval: float = 0.05, fence: Fence | None = None
+    ) -> None:
         self.store = store
+        self.fence = fence  # a worker's run: every commit checks the lease epoch
         self._cond = threading.Condition(threading.Lock())
         self._pending: list[Change] = []
         self._queued = 0  # sequence number of the last queued batch
@@ -101,7 +104,10 @@ class Recorder:
         error: BaseException | None = None
         interrupted = False
         try:
-            self.store.record(_compact(batch))
+            if self.fence is None:
+                self.store.record(_compact(batch))
+            else:
+                self.store.record_fenced(_compact(batch), fence=self.fence)  # type: ignore[attr-defined]
         except Exception as exc:  # noqa: BLE001 - every waiter must learn of it
             error = exc
         except BaseException:

@@ -28,12 +28,13 @@ from legato.engine.steps import error_info, execute_step, futures_in
 from legato.errors import (
     Cancelled,
     FlowTimeoutError,
+    LeaseLostError,
     NonDeterminismError,
     SerializationError,
 )
 from legato.executors.base import Executor
 from legato.ids import new_run_id
-from legato.records import Change, EventRecord, LogRecord, RunRecord, StepRecord
+from legato.records import Change, EventRecord, Fence, LogRecord, RunRecord, StepRecord
 from legato.serialization import dumps, loads
 from legato.states import RunState, StepState
 from legato.store.base import Store
@@ -62,6 +63,16 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class RunReleased(BaseException):  # noqa: N818 - a control signal, like KeyboardInterrupt
+    """The worker executing the run is stopping: the run goes back to the queue.
+
+    A ``BaseException`` so that a flow's ``except Exception`` does not swallow it.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id}: its worker is stopping; another worker resumes it")
+
+
 class RunExecution:
     """The in-memory state of one run while this process executes it."""
 
@@ -75,6 +86,9 @@ class RunExecution:
         steps: Sequence[StepRecord] = (),
         listeners: Sequence[Listener] = (),
         parent: RunExecution | None = None,
+        fence: Fence | None = None,
+        lost: threading.Event | None = None,
+        released: threading.Event | None = None,
     ) -> None:
         self.flow = flow
         self.parent = parent  # the run executing this child run in this process
@@ -82,7 +96,14 @@ class RunExecution:
         self.run_id = run.run_id
         self.flow_name = run.flow_name
         self.store = store
-        self.recorder = recorder_for(store)
+        # A worker's run commits on its own, fenced by its lease epoch: a stale worker's
+        # writes are refused instead of mixing with the new owner's.
+        if fence is None and parent is not None:
+            fence = parent.fence  # a child run of a worker's run: fenced by the root's lease
+        self.recorder = recorder_for(store) if fence is None else Recorder(store, fence=fence)
+        self.fence: Fence | None = fence
+        self.lost = lost or threading.Event()  # the lease was lost: stop at the next step
+        self.released = released or threading.Event()  # the worker stops: give it back
         self.executor = executor
         self.listeners = tuple(listeners)
         self.recorded: dict[str, StepRecord] = {s.key: s for s in steps}
@@ -299,7 +320,13 @@ class RunExecution:
     # -- liveness: cancel and timeout ----------------------------------------------------
 
     def check_live(self) -> None:
-        """Called at every step boundary: raise if the run was cancelled or timed out."""
+        """Called at every step boundary: raise if the run was cancelled or timed out,
+        its lease was lost, or its worker is stopping."""
+        root = self.root
+        if root.lost.is_set():
+            raise LeaseLostError(root.run_id, root.fence.epoch if root.fence else 0)
+        if root.released.is_set():
+            raise RunReleased(root.run_id)
         if self.cancelled.is_set() or (self.parent is not None and self.parent.cancelled.is_set()):
             self.cancelled.set()
             raise Cancelled(f"run {self.run_id} was cancelled")
@@ -314,6 +341,14 @@ class RunExecution:
             if self.store.get_run(self.run_id).state is RunState.CANCELLED:
                 self.cancelled.set()
                 raise Cancelled(f"run {self.run_id} was cancelled")
+
+    @property
+    def root(self) -> RunExecution:
+        """The outermost run executing in this process (its lease covers child runs)."""
+        execution = self
+        while execution.parent is not None:
+            execution = execution.parent
+        return execution
 
     def sleep(self, seconds: float) -> None:
         """Wait between attempts; wakes early (raising ``Cancelled``) on a cancel."""
@@ -351,6 +386,10 @@ class RunExecution:
                     payload = dumps(value)
                 except SerializationError as exc:
                     raise SerializationError(f"result of flow {self.flow_name!r}: {exc}") from None
+            except (RunReleased, LeaseLostError):
+                self.stopping = True  # the worker gives the run back, or lost it
+                self._drain_futures()
+                raise
             except KeyboardInterrupt:
                 self.stopping = True  # queued steps do not start; running ones finish
                 self._drain_futures()

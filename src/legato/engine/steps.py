@@ -4,9 +4,13 @@ timeouts, and record each transition."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from legato.clock import utcnow
@@ -177,6 +181,9 @@ def _invoke(
 ) -> Any:
     context = StepContext(ex.run_id, ex.flow_name, key, task.name, attempt)
     timeout = task.options.timeout
+    run_body = getattr(ex.executor, "run_body", None)  # a RemoteExecutor (Dask)
+    if run_body is not None:
+        return _run_remote(run_body, task, context, args, kwargs, timeout)
     if task.is_async:
         future = ex.executor.run_coroutine(_run_async(task, context, args, kwargs, timeout))
         return future.result()
@@ -187,6 +194,35 @@ def _invoke(
         finally:
             current_step.reset(token)
     return _run_with_timeout(task, context, args, kwargs, timeout)
+
+
+def _run_remote(
+    run_body: Callable[..., Future[Any]],
+    task: Task[Any, Any],
+    context: StepContext,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout: float | None,
+) -> Any:
+    # Only the body leaves the process: the attempt waits here, so timeouts, retries and
+    # recording work as with local threads.
+    future = run_body(partial(_call_in_step, context, task.fn), args, kwargs, name=task.name)
+    if timeout is not None and not wait((future,), timeout).done:
+        future.cancel()
+        raise _timeout_error(task, context, timeout)
+    return future.result()
+
+
+def _call_in_step(context: StepContext, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a body where it was shipped to, with ``get_run_context()`` answering there too."""
+    token = current_step.set(context)
+    try:
+        value = fn(*args, **kwargs)
+        if inspect.iscoroutine(value):  # an async body gets an event loop of its own
+            value = asyncio.run(value)
+        return value
+    finally:
+        current_step.reset(token)
 
 
 async def _run_async(

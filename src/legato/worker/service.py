@@ -1,0 +1,251 @@
+"""The worker: claim runnable runs, execute each by replay on its own thread, keep their
+leases alive, and give them back when stopping.
+
+``tick`` does one round of claiming and ``beat`` one round of lease renewal, each with an
+explicit ``now``; ``run(stop)`` is the loop around them that ``legato worker`` uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from legato.clock import utcnow
+from legato.engine.launch import execute_claimed
+from legato.engine.runner import RunReleased
+from legato.engine.steps import error_info
+from legato.engine.targets import load_target
+from legato.errors import LeaseLostError, RunStateError, StoreError
+from legato.records import EventRecord, Fence, RunRecord, WorkerRecord
+from legato.states import RunState
+from legato.store.base import QueueStore
+
+log = logging.getLogger("legato.worker")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WorkerOptions:
+    concurrency: int = 4  # runs executed at once (task bodies share the executor)
+    queues: tuple[str, ...] = ("default",)
+    lease: timedelta = timedelta(seconds=30)  # how long a claim lasts without renewal
+    heartbeat: timedelta | None = None  # lease renewal interval; default lease / 3
+    poll_interval: float = 0.5  # seconds between claims when idle (SQLite has no push)
+    grace: float = 30.0  # seconds running runs get to finish on shutdown
+
+    @property
+    def beat_every(self) -> float:
+        return (self.heartbeat or self.lease / 3).total_seconds()
+
+
+@dataclass(slots=True)
+class _Active:
+    run: RunRecord
+    thread: threading.Thread | None = None
+    lost: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+
+class Worker:
+    """Executes runs from the queue. ``Worker(store, options=..., executor=...)``."""
+
+    def __init__(
+        self,
+        store: QueueStore,
+        *,
+        options: WorkerOptions | None = None,
+        executor: Any = None,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        if not isinstance(store, QueueStore):
+            raise StoreError(f"the store {store.url} cannot hold a run queue")
+        self.store = store
+        self.options = options or WorkerOptions()
+        if self.options.concurrency < 1:
+            raise ValueError(f"concurrency={self.options.concurrency} must be at least 1")
+        if executor is None:
+            from legato.engine.context import default_executor
+
+            executor = default_executor()
+        self.executor = executor
+        host = socket.gethostname()
+        self.id = worker_id or f"{host}:{os.getpid()}:{secrets.token_hex(2)}"
+        self.clock = clock
+        self.started_at = clock()
+        self._host = host
+        self._active: dict[str, _Active] = {}
+        self._lock = threading.Lock()
+        self._slot_freed = threading.Event()
+        self._stopping = False
+
+    # -- one round at a time ------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> list[str]:
+        """Claim runs while slots are free and start each on its own thread."""
+        started: list[str] = []
+        while not self._stopping and self.free_slots() > 0:
+            run = self.store.claim_run(
+                worker_id=self.id,
+                queues=self.options.queues,
+                lease=self.options.lease,
+                now=now or self.clock(),
+            )
+            if run is None:
+                break
+            self._start(run)
+            started.append(run.run_id)
+        return started
+
+    def beat(self, now: datetime | None = None) -> list[str]:
+        """Renew the lease of every run held; return the runs whose lease was lost (their
+        threads stop at the next step, their writes are already refused)."""
+        now = now or self.clock()
+        lost = []
+        for active in self.active():
+            run = active.run
+            if not self.store.renew_lease(
+                run.run_id, owner=self.id, epoch=run.lease_epoch, lease=self.options.lease, now=now
+            ):
+                active.lost.set()
+                lost.append(run.run_id)
+                log.warning(
+                    "worker %s lost the lease of run %s; abandoning it", self.id, run.run_id
+                )
+        self.store.heartbeat_worker(
+            WorkerRecord(
+                worker_id=self.id,
+                host=self._host,
+                pid=os.getpid(),
+                queues=self.options.queues,
+                concurrency=self.options.concurrency,
+                started_at=self.started_at,
+                heartbeat_at=now,
+                running=tuple(a.run.run_id for a in self.active()),
+            )
+        )
+        return lost
+
+    def free_slots(self) -> int:
+        with self._lock:
+            return self.options.concurrency - len(self._active)
+
+    def active(self) -> list[_Active]:
+        with self._lock:
+            return list(self._active.values())
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Claim and execute until ``stop`` is set, then ``shutdown``."""
+        next_beat = 0.0
+        try:
+            while not stop.is_set():
+                if time.monotonic() >= next_beat:
+                    self.beat()
+                    next_beat = time.monotonic() + self.options.beat_every
+                self.tick()
+                wait = max(0.0, min(self.options.poll_interval, next_beat - time.monotonic()))
+                if self.free_slots() > 0:
+                    self.store.wait_for_work(wait)
+                else:
+                    self._slot_freed.wait(wait)
+                    self._slot_freed.clear()
+        finally:
+            self.shutdown()
+
+    def shutdown(self, grace: float | None = None) -> None:
+        """Stop claiming; let running runs finish within ``grace`` seconds (their next step
+        boundary gives them back), then give back the leases of those still running so
+        another worker takes them over at once."""
+        self._stopping = True
+        grace = self.options.grace if grace is None else grace
+        for active in self.active():
+            active.released.set()
+        deadline = time.monotonic() + grace
+        for active in self.active():
+            if active.thread is not None:
+                active.thread.join(max(0.0, deadline - time.monotonic()))
+        for active in self.active():
+            self._release(active.run, "its worker stopped before the run ended")
+        try:
+            self.store.remove_worker(self.id)
+        except StoreError as exc:
+            log.warning("worker %s could not remove its row: %s", self.id, exc)
+
+    # -- executing one run --------------------------------------------------------------
+
+    def _start(self, run: RunRecord) -> None:
+        active = _Active(run=run)
+        thread = threading.Thread(
+            target=self._execute, args=(active,), name=f"legato-run-{run.run_id}", daemon=True
+        )
+        active.thread = thread
+        with self._lock:
+            self._active[run.run_id] = active
+        thread.start()
+
+    def _execute(self, active: _Active) -> None:
+        run = active.run
+        try:
+            try:
+                if run.target is None:
+                    raise RunStateError("the run has no target to import its flow from")
+                flow = load_target(run.target)
+            except Exception as exc:  # noqa: BLE001 - any import failure fails the run
+                self._fail_unimportable(run, exc)
+                return
+            execute_claimed(
+                run,
+                store=self.store,
+                flow=flow,
+                executor=self.executor,
+                lost=active.lost,
+                released=active.released,
+            )
+        except RunReleased:
+            self._release(run, f"worker {self.id} stopped; the run waits for another worker")
+        except LeaseLostError:
+            log.warning("worker %s: run %s was taken over by another worker", self.id, run.run_id)
+        except BaseException:  # noqa: BLE001 - a worker thread must not die silently
+            log.exception("worker %s: run %s stopped unexpectedly", self.id, run.run_id)
+        finally:
+            with self._lock:
+                self._active.pop(run.run_id, None)
+            self._slot_freed.set()
+
+    def _release(self, run: RunRecord, message: str) -> None:
+        try:
+            self.store.release_run(
+                run.run_id, owner=self.id, epoch=run.lease_epoch, now=self.clock(), message=message
+            )
+        except StoreError as exc:
+            log.warning("worker %s could not release run %s: %s", self.id, run.run_id, exc)
+
+    def _fail_unimportable(self, run: RunRecord, exc: Exception) -> None:
+        """A run whose code does not import fails with what to do, instead of being
+        claimed again and again."""
+        now = self.clock()
+        message = (
+            f"worker {self.id} cannot import the flow of run {run.run_id} from target "
+            f"{run.target!r}: {type(exc).__name__}: {exc}. Make the code importable where "
+            f"the worker runs (working directory, PYTHONPATH, installed package), then "
+            f"`legato runs retry {run.run_id}`."
+        )
+        info = replace(error_info(exc), message=message)
+        failed = replace(run, state=RunState.FAILED, error=info, finished_at=now, owner=None)
+        event = EventRecord(run_id=run.run_id, at=now, kind="run", state="failed", message=message)
+        try:
+            self.store.record_fenced(
+                [failed, event], fence=Fence(run_id=run.run_id, epoch=run.lease_epoch)
+            )
+        except StoreError as store_exc:
+            log.warning("worker %s could not fail run %s: %s", self.id, run.run_id, store_exc)
+        log.error("%s", message)
