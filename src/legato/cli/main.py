@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from legato.cli.options import DB_HELP
+from legato.cli.queue import limits_app, submit_command, worker_command, workers_app
 from legato.cli.run import run_command
 from legato.cli.runs import runs_app
 
@@ -28,6 +29,10 @@ app = typer.Typer(
 )
 app.command("run", no_args_is_help=True)(run_command)
 app.add_typer(runs_app, name="runs")
+app.command("submit", no_args_is_help=True)(submit_command)
+app.command("worker")(worker_command)
+app.add_typer(workers_app, name="workers")
+app.add_typer(limits_app, name="limits")
 
 
 def _version(value: bool) -> None:

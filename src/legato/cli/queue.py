@@ -1,0 +1,241 @@
+"""``legato submit``, ``legato worker``, ``legato workers list``, ``legato limits``: the
+run queue from the terminal."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from legato.cli.console import out, user_errors, write_json
+from legato.cli.options import DbOption, JsonOption, open_cli_store
+from legato.cli.run import PARAM_HELP, TARGET_HELP, flow_arguments, load_flow
+
+
+def submit_command(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(metavar="TARGET", help=TARGET_HELP, show_default=False)],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", metavar="NAME=VALUE", help=PARAM_HELP, show_default=False),
+    ] = None,
+    queue: Annotated[
+        str | None, typer.Option("--queue", "-q", help="Queue to wait in (default: the flow's).")
+    ] = None,
+    priority: Annotated[
+        int | None, typer.Option("--priority", help="Higher runs first (default: the flow's).")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key", "-k", help="Submitting again with this key returns that run."
+        ),
+    ] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Put a run in the queue for a worker and print its id.
+
+    Example: legato submit flows/etl.py:etl -p day=2024-05-01 --queue nightly -k etl-2024-05-01
+    """
+    flow = load_flow(target)
+    args, kwargs = flow_arguments(flow, param or [], target=target)
+    store = open_cli_store(ctx, db)
+    changes: dict[str, Any] = {"store": store}
+    if queue is not None:
+        changes["queue"] = queue
+    if priority is not None:
+        changes["priority"] = priority
+    if idempotency_key is not None:
+        changes["idempotency_key"] = idempotency_key
+    from legato.engine.launch import submit
+
+    with user_errors():
+        handle = submit(flow.with_options(**changes), args, kwargs, store=store)
+        record = handle.record
+    if json_output:
+        write_json({"run_id": record.run_id, "flow": record.flow_name, "state": record.state})
+        return
+    out().print(record.run_id)
+
+
+def worker_command(
+    ctx: typer.Context,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Runs executed at once.")
+    ] = 4,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option("--queue", "-q", help="Queue to take runs from; repeat for several."),
+    ] = None,
+    lease: Annotated[
+        float, typer.Option("--lease", min=1, help="Seconds a claim lasts without renewal.")
+    ] = 30.0,
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.01, help="Seconds between looks for new runs.")
+    ] = 0.5,
+    grace: Annotated[
+        float, typer.Option("--grace", min=0, help="Seconds running runs get on SIGTERM.")
+    ] = 30.0,
+    executor: Annotated[
+        str, typer.Option("--executor", help="Where task bodies run: threads, dask://HOST:PORT.")
+    ] = "threads",
+    db: DbOption = None,
+) -> None:
+    """Claim runs from the queue and execute them, until SIGTERM or Ctrl-C.
+
+    On SIGTERM it stops claiming, gives running runs --grace seconds to reach their next
+    step, and hands the rest back to the queue for another worker.
+
+    Example: legato worker --concurrency 8 --queue default --queue nightly
+    """
+    from legato.executors import executor_from_url
+    from legato.worker import Worker, WorkerOptions
+
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        chosen = executor_from_url(executor)
+        worker = Worker(
+            store,  # type: ignore[arg-type]
+            options=WorkerOptions(
+                concurrency=concurrency,
+                queues=tuple(queue or ("default",)),
+                lease=timedelta(seconds=lease),
+                poll_interval=poll,
+                grace=grace,
+            ),
+            executor=chosen,
+        )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if stop.is_set():  # a second signal: do not wait for the grace period
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    queues = ", ".join(worker.options.queues)
+    out().print(
+        Text(f"worker {worker.id} on {store.url}: queues {queues}, concurrency {concurrency}")
+    )
+    with user_errors():
+        worker.run(stop)
+    out().print(Text(f"worker {worker.id} stopped", style="dim"))
+
+
+workers_app = typer.Typer(
+    name="workers", help="Live workers.\n\nExample: legato workers list", no_args_is_help=True
+)
+
+
+@workers_app.command("list")
+def workers_list_command(
+    ctx: typer.Context, db: DbOption = None, json_output: JsonOption = False
+) -> None:
+    """Workers with their last heartbeat and the runs they execute.
+
+    Example: legato workers list --json
+    """
+    from legato.clock import utcnow
+
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        workers = store.list_workers()  # type: ignore[attr-defined]
+    now = utcnow()
+    if json_output:
+        write_json(
+            [
+                {
+                    "worker_id": w.worker_id,
+                    "host": w.host,
+                    "pid": w.pid,
+                    "queues": list(w.queues),
+                    "concurrency": w.concurrency,
+                    "heartbeat_at": w.heartbeat_at.isoformat(),
+                    "seconds_since_heartbeat": round((now - w.heartbeat_at).total_seconds(), 3),
+                    "running": list(w.running),
+                }
+                for w in workers
+            ]
+        )
+        return
+    if not workers:
+        out().print(Text("No workers have reported.", style="dim"))
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("WORKER", "QUEUES", "SLOTS", "HEARTBEAT", "RUNNING"):
+        table.add_column(column)
+    for w in workers:
+        age = (now - w.heartbeat_at).total_seconds()
+        table.add_row(
+            w.worker_id,
+            ", ".join(w.queues),
+            f"{len(w.running)}/{w.concurrency}",
+            Text(f"{age:.1f}s ago", style="red" if age > 120 else ""),
+            " ".join(w.running) or "-",
+        )
+    out().print(table)
+
+
+limits_app = typer.Typer(
+    name="limits",
+    help="Concurrency limits per flow or tag.\n\nExample: legato limits set flow:etl 2",
+    no_args_is_help=True,
+)
+
+
+@limits_app.command("set")
+def limits_set_command(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="flow:NAME or tag:TAG")],
+    limit: Annotated[int, typer.Argument(min=0, help="Runs at most at once.")],
+    db: DbOption = None,
+) -> None:
+    """Run at most LIMIT runs of a flow (or with a tag) at once across all workers.
+
+    Example: legato limits set tag:gpu 1
+    """
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        store.set_limit(key, limit)  # type: ignore[attr-defined]
+
+
+@limits_app.command("remove")
+def limits_remove_command(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="flow:NAME or tag:TAG")],
+    db: DbOption = None,
+) -> None:
+    """Remove a concurrency limit.
+
+    Example: legato limits remove flow:etl
+    """
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        store.set_limit(key, None)  # type: ignore[attr-defined]
+
+
+@limits_app.command("list")
+def limits_list_command(
+    ctx: typer.Context, db: DbOption = None, json_output: JsonOption = False
+) -> None:
+    """Every concurrency limit.
+
+    Example: legato limits list
+    """
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        limits = store.get_limits()  # type: ignore[attr-defined]
+    if json_output:
+        write_json(limits)
+    elif not limits:
+        out().print(Text("No limits.", style="dim"))
+    else:
+        for key, value in sorted(limits.items()):
+            out().print(f"{key}  {value}")

@@ -1,0 +1,149 @@
+"""Workers as separate processes: racing for runs, dying, pausing, stopping."""
+
+from __future__ import annotations
+
+import collections
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from legato.records import RunFilter
+from legato.states import RunState, StepState
+
+FLOWS = Path(__file__).parent / "worker_flows.py"
+
+
+def run_state(cluster, run_id: str) -> RunState:
+    store = cluster.store()
+    try:
+        return store.get_run(run_id).state
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_two_workers_race_for_300_runs_each_runs_exactly_once(cluster) -> None:
+    store = cluster.store()
+    from legato.engine.launch import submit
+    from legato.engine.targets import load_target
+
+    flow = load_target(f"{FLOWS}:one_step")
+    ids = [submit(flow, (n,), {}, store=store).run_id for n in range(300)]
+    cluster.worker("--concurrency", "4")
+    cluster.worker("--concurrency", "4")
+    cluster.wait_for(
+        lambda: all(r.state is RunState.COMPLETED for r in store.list_runs(RunFilter(limit=400))),
+        "300 runs to complete",
+        timeout=120,
+    )
+    executed = collections.Counter(line.split()[0] for line in cluster.lines())
+    assert sorted(executed) == sorted(ids)
+    assert set(executed.values()) == {1}
+    pids = {line.split()[2] for line in cluster.lines()}
+    assert pids == {str(p.pid) for p in cluster.workers}  # both workers took part
+    store.close()
+
+
+def test_a_killed_worker_s_run_is_finished_by_another(cluster) -> None:
+    first = cluster.worker("--lease", "1")
+    run_id = cluster.submit("ten_steps", "pause=0.2")
+    cluster.wait_for(lambda: any("slow_step#4" in l for l in cluster.lines()), "step 4 to start")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    killed_at = time.monotonic()
+    store = cluster.store()
+    before = {s.key for s in store.get_steps(run_id) if s.state is StepState.COMPLETED}
+    assert {f"slow_step#{i}" for i in range(4)} <= before
+    cluster.worker("--lease", "1")
+    cluster.wait_for(
+        lambda: any(
+            l.startswith("start") and l.split()[3] != str(first.pid) for l in cluster.lines()
+        ),
+        "the second worker to start a step",
+    )
+    print(f"\nkill to resumed: {time.monotonic() - killed_at:.2f} s (lease 1 s)")
+    cluster.wait_for(lambda: run_state(cluster, run_id) is RunState.COMPLETED, "the run")
+    done = collections.Counter(
+        line.split()[2] for line in cluster.lines() if line.startswith("done")
+    )
+    for key in before:
+        assert done[key] == 1, f"{key} completed before the kill but ran again"
+    steps = store.get_steps(run_id)
+    assert [s.key for s in steps] == [f"slow_step#{i}" for i in range(10)]
+    assert all(s.state is StepState.COMPLETED for s in steps)
+    store.close()
+
+
+def test_a_paused_worker_cannot_write_after_its_lease_was_taken(cluster) -> None:
+    first = cluster.worker("--lease", "1")
+    run_id = cluster.submit("ten_steps", "pause=0.4")
+    cluster.wait_for(
+        lambda: any("start" in l and "slow_step#2" in l for l in cluster.lines()), "step 2 to start"
+    )
+    first.send_signal(signal.SIGSTOP)
+    second = cluster.worker("--lease", "5")
+    store = cluster.store()
+    cluster.wait_for(lambda: store.get_run(run_id).lease_epoch >= 2, "the second worker's claim")
+    first.send_signal(signal.SIGCONT)
+    cluster.wait_for(lambda: run_state(cluster, run_id) is RunState.COMPLETED, "the run")
+    # The first worker finished step 2's body after waking, but its write was refused:
+    # every step was recorded completed exactly once, step 2 onwards by the second worker.
+    completed = collections.Counter(
+        e.step_key for e in store.get_events(run_id) if e.kind == "step" and e.state == "completed"
+    )
+    assert set(completed.values()) == {1} and len(completed) == 10
+    steps = {s.key: s for s in store.get_steps(run_id)}
+    from legato.serialization import loads
+
+    for i in range(2, 10):
+        assert loads(steps[f"slow_step#{i}"].result)["pid"] == second.pid
+    # It noticed and gave up the run within about one heartbeat.
+    log = cluster.logs / "worker0.log"
+    cluster.wait_for(
+        lambda: "taken over" in log.read_text() or "lost the lease" in log.read_text(),
+        "the first worker to notice",
+    )
+    store.close()
+
+
+def test_sigterm_gives_running_runs_back_to_the_queue(cluster) -> None:
+    first = cluster.worker("--grace", "0.2", "--lease", "30")
+    run_id = cluster.submit("ten_steps", "pause=0.3")
+    cluster.wait_for(lambda: any("slow_step#1" in l for l in cluster.lines()), "step 1 to start")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=20) == 0
+    store = cluster.store()
+    record = store.get_run(run_id)
+    assert record.state is RunState.PENDING and record.owner is None
+    # Released at once: another worker takes it without waiting for the 30 s lease.
+    cluster.worker()
+    cluster.wait_for(lambda: run_state(cluster, run_id) is RunState.COMPLETED, "the run", 30)
+    store.close()
+
+
+def test_a_run_whose_code_does_not_import_fails_once_with_what_to_do(cluster, tmp_path) -> None:
+    module = tmp_path / "gone.py"
+    module.write_text("from legato import flow\n\n@flow\ndef vanishing() -> int:\n    return 1\n")
+    out = subprocess.run(
+        [str(cluster_legato()), "submit", f"{module}:vanishing"],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    run_id = out.stdout.strip()
+    module.unlink()
+    cluster.worker()
+    cluster.wait_for(lambda: run_state(cluster, run_id) is RunState.FAILED, "the run to fail")
+    store = cluster.store()
+    error = store.get_run(run_id).error
+    assert error is not None and "gone.py" in error.message and "runs retry" in error.message
+    store.close()
+
+
+def cluster_legato() -> Path:
+    return Path(sys.executable).with_name("legato")

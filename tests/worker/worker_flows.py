@@ -1,0 +1,41 @@
+"""Flows the worker tests submit. Task bodies append to a ledger outside legato's store
+(path in $WORKER_LEDGER) so tests can count how often each body ran, and where."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from legato import flow, get_run_context, task
+
+
+def note(line: str) -> None:
+    with Path(os.environ["WORKER_LEDGER"]).open("a") as f:
+        f.write(line + "\n")
+
+
+@task
+def record_once(n: int) -> int:
+    ctx = get_run_context()
+    note(f"{ctx.run_id} {n} {os.getpid()}")
+    return n
+
+
+@flow
+def one_step(n: int) -> int:
+    return record_once(n)
+
+
+@task
+def slow_step(i: int, pause: float) -> dict:
+    ctx = get_run_context()
+    note(f"start {ctx.run_id} {ctx.step_key} {os.getpid()}")
+    time.sleep(pause)
+    note(f"done {ctx.run_id} {ctx.step_key} {os.getpid()}")
+    return {"i": i, "pid": os.getpid()}
+
+
+@flow
+def ten_steps(pause: float = 0.3) -> list[int]:
+    return [slow_step(i, pause)["i"] for i in range(10)]
