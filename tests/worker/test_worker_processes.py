@@ -51,7 +51,9 @@ def test_two_workers_race_for_300_runs_each_runs_exactly_once(cluster) -> None:
 def test_a_killed_worker_s_run_is_finished_by_another(cluster) -> None:
     first = cluster.worker("--lease", "1")
     run_id = cluster.submit("ten_steps", "pause=0.2")
-    cluster.wait_for(lambda: any("slow_step#4" in l for l in cluster.lines()), "step 4 to start")
+    cluster.wait_for(
+        lambda: any("slow_step#4" in line for line in cluster.lines()), "step 4 to start"
+    )
     first.send_signal(signal.SIGKILL)
     first.wait()
     killed_at = time.monotonic()
@@ -61,7 +63,8 @@ def test_a_killed_worker_s_run_is_finished_by_another(cluster) -> None:
     cluster.worker("--lease", "1")
     cluster.wait_for(
         lambda: any(
-            l.startswith("start") and l.split()[3] != str(first.pid) for l in cluster.lines()
+            line.startswith("start") and line.split()[3] != str(first.pid)
+            for line in cluster.lines()
         ),
         "the second worker to start a step",
     )
@@ -82,7 +85,8 @@ def test_a_paused_worker_cannot_write_after_its_lease_was_taken(cluster) -> None
     first = cluster.worker("--lease", "1")
     run_id = cluster.submit("ten_steps", "pause=0.4")
     cluster.wait_for(
-        lambda: any("start" in l and "slow_step#2" in l for l in cluster.lines()), "step 2 to start"
+        lambda: any("start" in line and "slow_step#2" in line for line in cluster.lines()),
+        "step 2 to start",
     )
     first.send_signal(signal.SIGSTOP)
     second = cluster.worker("--lease", "5")
@@ -113,7 +117,9 @@ def test_a_paused_worker_cannot_write_after_its_lease_was_taken(cluster) -> None
 def test_sigterm_gives_running_runs_back_to_the_queue(cluster) -> None:
     first = cluster.worker("--grace", "0.2", "--lease", "30")
     run_id = cluster.submit("ten_steps", "pause=0.3")
-    cluster.wait_for(lambda: any("slow_step#1" in l for l in cluster.lines()), "step 1 to start")
+    cluster.wait_for(
+        lambda: any("slow_step#1" in line for line in cluster.lines()), "step 1 to start"
+    )
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=20) == 0
     store = cluster.store()
