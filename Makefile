@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/workers.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks

@@ -1,0 +1,17 @@
+"""Flows the worker benchmark submits (importable by worker processes by file path)."""
+
+from __future__ import annotations
+
+from legato import flow, task
+
+
+@task
+def step(x: int) -> int:
+    return x + 1
+
+
+@flow
+def five_steps(x: int = 0) -> int:
+    for _ in range(5):
+        x = step(x)
+    return x
