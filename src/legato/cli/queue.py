@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from legato.cli.console import out, user_errors, write_json
+from legato.cli.console import err, out, user_errors, write_json
 from legato.cli.options import DbOption, JsonOption, open_cli_store
 from legato.cli.run import PARAM_HELP, TARGET_HELP, flow_arguments, load_flow
 
@@ -60,8 +60,32 @@ def submit_command(
         record = handle.record
     if json_output:
         write_json({"run_id": record.run_id, "flow": record.flow_name, "state": record.state})
+    else:
+        out().print(record.run_id)
+    _warn_if_unserved(store, record.queue)
+
+
+LIVE_WORKER = timedelta(minutes=2)  # a worker heard from this recently counts as live
+
+
+def _warn_if_unserved(store: Any, queue: str) -> None:
+    """A run in a queue no live worker takes from waits forever: say so (a warning, not
+    an error: the worker may simply not be started yet)."""
+    from legato.clock import utcnow
+
+    now = utcnow()
+    live = [w for w in store.list_workers() if now - w.heartbeat_at < LIVE_WORKER]
+    if any(queue in w.queues for w in live):
         return
-    out().print(record.run_id)
+    served = sorted({q for w in live for q in w.queues})
+    where = f"live workers take from: {', '.join(served)}" if served else "no worker is live"
+    err().print(
+        Text(
+            f"warning: no live worker takes runs from queue {queue!r} ({where}). "
+            f"Start one with: legato worker --queue {queue}",
+            style="yellow",
+        )
+    )
 
 
 def worker_command(
