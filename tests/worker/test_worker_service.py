@@ -35,16 +35,18 @@ def wait_until(predicate, timeout: float = 20) -> None:
 
 def test_tick_claims_up_to_concurrency_and_runs_complete(ledger: Path) -> None:
     store = MemoryStore()
-    flow = load_target(f"{FLOWS}:one_step")
-    ids = [submit(flow, (n,), {}, store=store).run_id for n in range(5)]
+    flow = load_target(f"{FLOWS}:ten_steps")
+    ids = [submit(flow, (), {"pause": 0.02}, store=store).run_id for _ in range(5)]
     worker = Worker(store, options=WorkerOptions(concurrency=2))
-    assert len(worker.tick()) == 2  # no more than its concurrency at once
-    wait_until(lambda: worker.free_slots() == 2)
+    assert len(worker.tick()) == 2  # each run takes 0.2 s: no slot frees meanwhile
+    most = 0
     while any(store.get_run(i).state is not RunState.COMPLETED for i in ids):
         worker.tick()
-        time.sleep(0.01)
-    executed = sorted(int(line.split()[1]) for line in ledger.read_text().splitlines())
-    assert executed == list(range(5))
+        most = max(most, len(worker.active()))
+        time.sleep(0.005)
+    assert most <= 2
+    starts = [line for line in ledger.read_text().splitlines() if line.startswith("start")]
+    assert len(starts) == 50  # 5 runs x 10 steps, each body once
     assert all(store.get_run(i).owner is None for i in ids)
 
 
@@ -100,3 +102,29 @@ def test_shutdown_hands_running_runs_back(ledger: Path) -> None:
     other = Worker(store)
     other.tick()
     wait_until(lambda: store.get_run(run_id).state is RunState.COMPLETED)
+
+
+def test_foreground_resume_refuses_a_run_a_live_worker_holds(ledger: Path) -> None:
+    import legato
+    from legato.errors import RunStateError
+
+    store = MemoryStore()
+    flow = load_target(f"{FLOWS}:ten_steps")
+    run_id = submit(flow, (), {"pause": 0.05}, store=store).run_id
+    worker = Worker(store)
+    worker.tick()
+    with pytest.raises(RunStateError, match="held by"):
+        legato.resume(run_id, store=store)
+    wait_until(lambda: store.get_run(run_id).state is RunState.COMPLETED)
+
+
+def test_foreground_resume_takes_a_pending_run_so_no_worker_claims_it(ledger: Path) -> None:
+    import legato
+
+    store = MemoryStore()
+    flow = load_target(f"{FLOWS}:ten_steps")
+    run_id = submit(flow, (), {"pause": 0.01}, store=store).run_id
+    handle = legato.resume(run_id, store=store, background=False)
+    assert handle.state is RunState.COMPLETED
+    assert Worker(store).tick() == []  # nothing left to claim
+    assert store.get_run(run_id).lease_epoch == 1

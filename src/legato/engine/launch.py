@@ -23,7 +23,7 @@ from legato.ids import new_run_id
 from legato.records import EventRecord, Fence, RunFilter, RunRecord
 from legato.serialization import dumps, loads
 from legato.states import RunState
-from legato.store.base import Store
+from legato.store.base import QueueStore, Store
 
 if TYPE_CHECKING:
     from legato.engine.definitions import Flow
@@ -234,14 +234,23 @@ def resume(
         flow = load_target(run.target)
     params = loads(run.params)
     bound = inspect.BoundArguments(flow.signature, params)
-    restarted = replace(
-        run,
-        state=RunState.RUNNING,
-        owner=owner_id(),
-        error=None,
-        finished_at=None,
-        started_at=utcnow() if run.state is RunState.FAILED else run.started_at,
-    )
+    verb = "retried" if run.state is RunState.FAILED else "resumed"
+    message = f"{verb} by replay on {owner_id()}"
+    fence = None
+    if parent is None and isinstance(opened, QueueStore):
+        # Take the run atomically, so a worker cannot claim it at the same moment.
+        taken = opened.take_run(
+            run_id, owner=owner_id(), now=utcnow(), message=message, retry_failed=retry_failed
+        )
+        if taken is None:
+            current = opened.get_run(run_id)
+            raise RunStateError(
+                f"run {run_id} is {current.state.value} and held by {current.owner} until "
+                f"{current.lease_expires_at}; wait for it, or cancel it with "
+                f"`legato runs cancel {run_id}`."
+            )
+        run = taken
+        fence = Fence(run_id=run_id, epoch=taken.lease_epoch)
     execution = RunExecution(
         flow=flow,
         run=run,
@@ -250,9 +259,18 @@ def resume(
         steps=opened.get_steps(run_id),
         listeners=listeners,
         parent=parent,
+        fence=fence,
     )
-    verb = "retried" if run.state is RunState.FAILED else "resumed"
-    execution.record_run(restarted, message=f"{verb} by replay on {owner_id()}")
+    if fence is None:
+        restarted = replace(
+            run,
+            state=RunState.RUNNING,
+            owner=owner_id(),
+            error=None,
+            finished_at=None,
+            started_at=utcnow() if run.state is RunState.FAILED else run.started_at,
+        )
+        execution.record_run(restarted, message=message)
     return _launch(execution, bound.args, bound.kwargs, background=background)
 
 

@@ -107,6 +107,17 @@ class QueueStore(Store, Protocol):
         ``lease_epoch`` and appends a run event. Two claimers never get the same run.
         """
 
+    def take_run(
+        self, run_id: str, *, owner: str, now: datetime, message: str, retry_failed: bool = False
+    ) -> RunRecord | None:
+        """Atomically take one run to execute it in the foreground (``runs resume``).
+
+        Succeeds for a pending run, a running/waiting run that no live worker lease holds
+        (a crashed direct call, an expired lease), and with ``retry_failed`` a failed
+        run: state running, ``owner``, no lease, epoch incremented, an event appended.
+        None (nothing written) when a live lease holds it or it ended.
+        """
+
     def renew_lease(
         self, run_id: str, *, owner: str, epoch: int, lease: timedelta, now: datetime
     ) -> bool:

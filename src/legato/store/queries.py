@@ -103,6 +103,17 @@ COUNT_LIVE_WITH_TAG = (
     "SELECT COUNT(*) FROM runs WHERE tags LIKE ? AND state IN ('running', 'waiting') "
     "AND lease_expires_at IS NOT NULL AND lease_expires_at >= ?"
 )
+# take_run: a foreground resume takes the run unless a live worker lease holds it. No lease
+# is set (the process holds it, as a direct call does); the epoch still moves on, fencing
+# any earlier holder.
+TAKE_RUN = (
+    "UPDATE runs SET state = 'running', owner = ?, lease_epoch = lease_epoch + 1, "
+    "lease_expires_at = NULL, finished_at = NULL, error = NULL, "
+    "started_at = CASE WHEN state = 'failed' THEN ? ELSE COALESCE(started_at, ?) END "
+    "WHERE run_id = ? AND (state = 'pending' "
+    "OR (state IN ('running', 'waiting') AND (lease_expires_at IS NULL OR lease_expires_at < ?)) "
+    "OR (state = 'failed' AND ?))"
+)
 RENEW_LEASE = (
     "UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND owner = ? "
     "AND lease_epoch = ? AND state IN ('running', 'waiting')"
@@ -168,6 +179,7 @@ class Queries:
     claim_update: str = CLAIM_UPDATE
     count_live_of_flow: str = COUNT_LIVE_OF_FLOW
     count_live_with_tag: str = COUNT_LIVE_WITH_TAG
+    take_run: str = TAKE_RUN
     renew_lease: str = RENEW_LEASE
     release_run: str = RELEASE_RUN
     select_lease_epoch: str = SELECT_LEASE_EPOCH

@@ -130,6 +130,42 @@ class MemoryQueue:
             return None
         return run if run.state in _HELD else None
 
+    def take_run(
+        self, run_id: str, *, owner: str, now: datetime, message: str, retry_failed: bool = False
+    ) -> RunRecord | None:
+        with self._lock:
+            self._check_open()
+            run = self._runs.get(run_id)
+            if run is None:
+                return None
+            free = (
+                run.state is RunState.PENDING
+                or (
+                    run.state in _HELD
+                    and (run.lease_expires_at is None or run.lease_expires_at < now)
+                )
+                or (run.state is RunState.FAILED and retry_failed)
+            )
+            if not free:
+                return None
+            taken = replace(
+                run,
+                state=RunState.RUNNING,
+                owner=owner,
+                lease_epoch=run.lease_epoch + 1,
+                lease_expires_at=None,
+                finished_at=None,
+                error=None,
+                started_at=now if run.state is RunState.FAILED else (run.started_at or now),
+            )
+            self._runs[run_id] = taken
+            self._append_event(
+                EventRecord(
+                    run_id=run_id, at=now, kind="run", state="running", message=message, by=owner
+                )
+            )
+            return taken
+
     def renew_lease(
         self, run_id: str, *, owner: str, epoch: int, lease: timedelta, now: datetime
     ) -> bool:

@@ -165,6 +165,26 @@ class SqlQueue:
                     return True
         return False
 
+    def take_run(
+        self, run_id: str, *, owner: str, now: datetime, message: str, retry_failed: bool = False
+    ) -> RunRecord | None:
+        """See ``QueueStore.take_run``."""
+        q = self._q
+        now_us = rows.micros(now)
+
+        def work(cur: Cursor, _: None) -> RunRecord | None:
+            params = (owner, now_us, now_us, run_id, now_us, retry_failed)
+            if cur.execute(q.take_run, params).rowcount != 1:
+                return None
+            run = rows.decode_run(cur.execute(q.select_run, (run_id,)).fetchone())
+            event = EventRecord(
+                run_id=run_id, at=now, kind="run", state="running", message=message, by=owner
+            )
+            cur.execute(q.insert_event, rows.event_row(event))
+            return run
+
+        return self._write(f"take run {run_id}", work, None, ())
+
     def renew_lease(
         self, run_id: str, *, owner: str, epoch: int, lease: timedelta, now: datetime
     ) -> bool:
