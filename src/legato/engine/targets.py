@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,15 @@ def load_target(target: str) -> Any:
     return obj
 
 
+_loading = threading.RLock()  # one import of a file at a time: others wait for it whole
+
+
 def _load_file(path: Path, target: str) -> Any:
+    with _loading:
+        return _load_file_once(path, target)
+
+
+def _load_file_once(path: Path, target: str) -> Any:
     resolved = path.resolve()
     if not resolved.is_file():
         raise DefinitionError(f"target {target!r}: no such file {path}")
