@@ -202,7 +202,7 @@ def test_unknown_run_id_is_one_clear_line(cli: Cli, command: list[str]) -> None:
 @pytest.mark.parametrize(
     ("db", "complaint"),
     [
-        ("postgresql://me:hunter2@db.example/legato", "PostgreSQL support is not available"),
+        ("postgresql://me:hunter2@127.0.0.1:1/legato", "cannot open the PostgreSQL store"),
         ("mysql://localhost/x", "is not one legato knows"),
     ],
 )

@@ -1,8 +1,9 @@
 """The ``store`` fixture: every contract test runs once per backend.
 
-To add a backend (PostgreSQL), write an opener ``(tmp_path) -> Store`` that calls
-``pytest.skip`` when its server is not configured, and add it to ``BACKENDS`` (and to
-``DURABLE_BACKENDS`` if reopening it sees the same data).
+To add a backend, write an opener ``(tmp_path) -> Store`` that calls ``pytest.skip``
+when its server is not configured, and add it to ``BACKENDS`` (and to
+``DURABLE_BACKENDS`` if reopening it sees the same data). PostgreSQL's opener and its
+server settings are in ``postgres_service``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from postgres_service import drop_schemas, open_postgres
 
 from legato.store import MemoryStore, SqliteStore, Store
 
@@ -25,9 +27,15 @@ def _sqlite(tmp_path: Path) -> Store:
     return SqliteStore(tmp_path / "legato.db")
 
 
-BACKENDS: dict[str, Opener] = {"memory": _memory, "sqlite": _sqlite}
+BACKENDS: dict[str, Opener] = {"memory": _memory, "sqlite": _sqlite, "postgres": open_postgres}
 # Backends whose data outlives the store object: opening again sees the same data.
-DURABLE_BACKENDS: dict[str, Opener] = {"sqlite": _sqlite}
+DURABLE_BACKENDS: dict[str, Opener] = {"sqlite": _sqlite, "postgres": open_postgres}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_schemas() -> Iterator[None]:
+    yield
+    drop_schemas()
 
 
 @pytest.fixture(params=list(BACKENDS))

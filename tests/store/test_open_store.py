@@ -55,16 +55,18 @@ def test_durability_is_passed_to_sqlite(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "postgresql://legato:s3cr3t@db.example.com:5432/legato",
-        "postgres://legato:s3cr3t@db/legato",
-        "postgresql+psycopg://legato:s3cr3t@db/legato?sslmode=require",
+        "postgresql://legato:s3cr3t@127.0.0.1:1/legato",
+        "postgres://legato:s3cr3t@127.0.0.1:1/legato",
+        "postgresql+psycopg://legato:s3cr3t@127.0.0.1:1/legato?sslmode=disable",
     ],
 )
-def test_postgresql_is_not_available_yet(url: str) -> None:
-    with pytest.raises(StoreError, match="PostgreSQL support is not available") as caught:
+def test_postgresql_urls_open_postgres_and_never_show_the_password(url: str) -> None:
+    # Port 1: nothing listens there, so the PostgreSQL backend fails at once.
+    with pytest.raises(StoreError, match="cannot open the PostgreSQL store") as caught:
         open_store(url)
     message = str(caught.value)
-    assert "sqlite:///" in message and "s3cr3t" not in message and "legato:***@" in message
+    assert "s3cr3t" not in message and "legato:***@127.0.0.1:1" in message
+    assert "pg_isready -h 127.0.0.1 -p 1" in message
 
 
 @pytest.mark.parametrize(

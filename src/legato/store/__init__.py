@@ -1,21 +1,32 @@
 """Persistence: the ``Store`` protocol, its backends, and ``open_store(url)``.
 
 Importing this package stays light: the SQLite backend (and ``sqlite3``) loads on first
-use of ``SqliteStore`` or of a ``sqlite:`` URL.
+use of ``SqliteStore`` or of a ``sqlite:`` URL, the PostgreSQL backend (and psycopg) on
+first use of ``PostgresStore`` or of a ``postgresql:`` URL.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from legato.errors import StoreError
 from legato.store.base import Store
 from legato.store.memory import MemoryStore
 from legato.store.urls import parse_store_url, redact_url
 
 if TYPE_CHECKING:
+    from legato.store.postgres import PostgresStore
     from legato.store.sqlite import SqliteStore
 
-__all__ = ["MemoryStore", "SqliteStore", "Store", "open_store", "redact_url"]
+__all__ = [
+    "MemoryStore",
+    "PostgresStore",
+    "SqliteStore",
+    "Store",
+    "open_store",
+    "redact_url",
+    "upgrade_schema",
+]
 
 
 def open_store(url: str, *, durability: str = "normal") -> Store:
@@ -24,7 +35,9 @@ def open_store(url: str, *, durability: str = "normal") -> Store:
     ``memory://`` gives a new empty ``MemoryStore`` (``durability`` does not apply);
     ``sqlite:///path.db``, ``sqlite:////abs/path.db`` or a bare ``*.db`` path give a
     ``SqliteStore`` with that ``durability`` (``"normal"`` survives a process crash,
-    ``"full"`` also power loss), creating the file and its directory if needed.
+    ``"full"`` also power loss), creating the file and its directory if needed;
+    ``postgresql://user:password@host:port/database`` (or ``postgres://``) gives a
+    ``PostgresStore`` (durability is the server's configuration there).
 
     Raises ``StoreError`` for an unknown or unsupported URL (passwords removed from the
     message) or a file that cannot be opened, ``ValueError`` for an unknown durability.
@@ -37,9 +50,70 @@ def open_store(url: str, *, durability: str = "normal") -> Store:
     location = parse_store_url(url)
     if location.kind == "memory":
         return MemoryStore()
+    if location.kind == "postgres":
+        from legato.store.postgres import PostgresStore
+
+        return PostgresStore(location.path)
     from legato.store.sqlite import SqliteStore
 
     return SqliteStore(location.path, durability=durability)
+
+
+def upgrade_schema(url: str) -> tuple[int, int]:
+    """Apply the schema migrations the store at ``url`` lacks; its version before and
+    after (0 before: a new database). Opening a store does the same; this names the
+    versions, for ``legato db upgrade``.
+
+    Raises ``StoreError`` for ``memory://`` (it has no schema), for a store that cannot
+    be opened, or for one whose schema is newer than this legato.
+    """
+    location = parse_store_url(url)
+    if location.kind == "memory":
+        raise StoreError(
+            "memory:// keeps nothing, so it has no schema to upgrade; give the store with "
+            "--db sqlite:///path/legato.db or --db postgresql://user@host/database."
+        )
+    if location.kind == "postgres":
+        from legato.store.postgres import PostgresStore
+
+        store = PostgresStore(location.path, migrate=False)
+        try:
+            return store.schema_version(), store.migrate()
+        finally:
+            store.close()
+    from legato.store.sql import load_migrations
+    from legato.store.sqlite import SqliteStore
+
+    before = _sqlite_schema_version(location.path)
+    SqliteStore(location.path).close()  # opening migrates, or refuses a newer schema
+    return before, load_migrations("sqlite")[-1].version
+
+
+def _sqlite_schema_version(path: str) -> int:
+    """The schema version of the SQLite file at ``path``, read only; 0 when it is missing
+    or empty, or cannot be read (opening the store then says why)."""
+    import sqlite3
+    from pathlib import Path
+
+    file = Path(path).expanduser().absolute()
+    if not file.is_file():
+        return 0
+    try:
+        conn = sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return 0
+    try:
+        if conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone():
+            return int(
+                conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0
+            )
+    except sqlite3.Error:
+        pass
+    finally:
+        conn.close()
+    return 0
 
 
 def __getattr__(name: str) -> Any:
@@ -47,4 +121,8 @@ def __getattr__(name: str) -> Any:
         from legato.store.sqlite import SqliteStore
 
         return SqliteStore
+    if name == "PostgresStore":
+        from legato.store.postgres import PostgresStore
+
+        return PostgresStore
     raise AttributeError(f"module 'legato.store' has no attribute {name!r}")

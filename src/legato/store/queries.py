@@ -141,7 +141,7 @@ SELECT_LIMITS = "SELECT limit_key, max_runs FROM concurrency_limits"
 
 CREATE_MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
 )
 SELECT_SCHEMA_VERSION = "SELECT MAX(version) FROM schema_migrations"
 INSERT_MIGRATION = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"

@@ -6,7 +6,8 @@ Accepted forms (the SQLAlchemy convention for SQLite)::
     sqlite:///relative/path.db   a SQLite file relative to the working directory
     sqlite:////abs/path.db       a SQLite file at an absolute path
     /any/path/legato.db          a bare path ending in .db, .sqlite or .sqlite3
-    postgresql://user:pw@host/db recognised, not available in this version
+    postgresql://user:pw@host/db a PostgreSQL database (also postgres://, postgresql+psycopg://);
+                                 ?schema=NAME puts legato's tables in that schema
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+
 ACCEPTED_FORMS = (
     "memory:// (in-process, nothing persisted), "
     "sqlite:///relative/path.db or sqlite:////absolute/path.db (SQLite file), "
-    "or a bare file path ending in .db, .sqlite or .sqlite3"
+    "a bare file path ending in .db, .sqlite or .sqlite3, "
+    "or postgresql://user:password@host:5432/database (PostgreSQL)"
 )
 
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass)=)[^&#]*")
@@ -52,7 +54,8 @@ def redact_url(url: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StoreLocation:
-    """What a store URL names: ``kind`` is ``"memory"`` or ``"sqlite"`` (then ``path``)."""
+    """What a store URL names: ``kind`` is ``"memory"``, ``"sqlite"`` (then ``path`` is the
+    file) or ``"postgres"`` (then ``path`` is the URL as given)."""
 
     kind: str
     path: str = ""
@@ -78,11 +81,7 @@ def parse_store_url(url: str) -> StoreLocation:
             )
         return StoreLocation("sqlite", rest[1:])
     if sep and scheme.lower() in POSTGRES_SCHEMES:
-        raise StoreError(
-            f"store URL {redact_url(url)!r}: PostgreSQL support is not available yet in "
-            "this version of legato. Use the embedded SQLite store instead, for example "
-            "sqlite:///path/to/legato.db."
-        )
+        return StoreLocation("postgres", text)
     if not sep and text.lower().endswith(SQLITE_SUFFIXES):
         return StoreLocation("sqlite", text)
     raise StoreError(
