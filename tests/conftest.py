@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres_service import drop_schemas
 
 import legato
 from legato.engine import context
@@ -35,3 +36,9 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEGATO_HOME", str(tmp_path / "home"))
     if "LEGATO_DB" in os.environ:
         monkeypatch.delenv("LEGATO_DB")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_schemas() -> Iterator[None]:
+    yield
+    drop_schemas()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from postgres_service import drop_schemas, open_postgres
+from postgres_service import open_postgres
 
 from legato.store import MemoryStore, SqliteStore, Store
 
@@ -30,12 +30,6 @@ def _sqlite(tmp_path: Path) -> Store:
 BACKENDS: dict[str, Opener] = {"memory": _memory, "sqlite": _sqlite, "postgres": open_postgres}
 # Backends whose data outlives the store object: opening again sees the same data.
 DURABLE_BACKENDS: dict[str, Opener] = {"sqlite": _sqlite, "postgres": open_postgres}
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _postgres_schemas() -> Iterator[None]:
-    yield
-    drop_schemas()
 
 
 @pytest.fixture(params=list(BACKENDS))

@@ -80,3 +80,32 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     c = Cluster(tmp_path, f"sqlite:///{tmp_path / 'queue.db'}")
     yield c
     c.stop_all()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """A cluster on each backend: SQLite, and PostgreSQL in a fresh schema."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'queue.db'}"
+    else:
+        from postgres_service import new_schema, require_server, schema_url
+
+        require_server()
+        url = schema_url(new_schema(str(tmp_path)))
+    c = Cluster(tmp_path, url)
+    yield c
+    c.stop_all()
+
+
+@pytest.fixture
+def cluster_at(tmp_path: Path) -> Iterator[Callable[[str], Cluster]]:
+    """Makes a cluster on a given store URL; stops its workers afterwards."""
+    made: list[Cluster] = []
+
+    def make(url: str) -> Cluster:
+        made.append(Cluster(tmp_path, url))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.stop_all()

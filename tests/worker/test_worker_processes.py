@@ -26,7 +26,8 @@ def run_state(cluster, run_id: str) -> RunState:
 
 
 @pytest.mark.slow
-def test_two_workers_race_for_300_runs_each_runs_exactly_once(cluster) -> None:
+def test_two_workers_race_for_300_runs_each_runs_exactly_once(any_cluster) -> None:
+    cluster = any_cluster
     store = cluster.store()
     from legato.engine.launch import submit
     from legato.engine.targets import load_target
@@ -153,3 +154,46 @@ def test_a_run_whose_code_does_not_import_fails_once_with_what_to_do(cluster, tm
 
 def cluster_legato() -> Path:
     return Path(sys.executable).with_name("legato")
+
+
+@pytest.mark.slow
+def test_postgres_restart_during_a_batch_of_runs_loses_and_repeats_nothing(tmp_path) -> None:
+    from conftest import Cluster
+    from postgres_service import private_cluster
+
+    with private_cluster() as server:
+        cluster = Cluster(tmp_path, server.url)
+        try:
+            store = cluster.store()
+            from legato.engine.launch import submit
+            from legato.engine.targets import load_target
+
+            flow = load_target(f"{FLOWS}:one_step")
+            ids = [submit(flow, (n,), {}, store=store).run_id for n in range(120)]
+            store.close()
+            cluster.worker("--concurrency", "4")
+            cluster.worker("--concurrency", "4")
+            cluster.wait_for(lambda: len(cluster.lines()) >= 20, "20 runs to execute")
+            server.stop()
+            time.sleep(1.5)
+            server.start()
+
+            def all_completed() -> bool:
+                s = cluster.store()
+                try:
+                    runs = s.list_runs(RunFilter(limit=200))
+                    return all(r.state is RunState.COMPLETED for r in runs)
+                finally:
+                    s.close()
+
+            cluster.wait_for(all_completed, "every run to complete after the restart", 120)
+            executed = collections.Counter(line.split()[0] for line in cluster.lines())
+            assert sorted(executed) == sorted(ids)
+            assert set(executed.values()) == {1}
+            store = cluster.store()
+            for run_id in ids:
+                states = [e.state for e in store.get_events(run_id) if e.kind == "step"]
+                assert states == ["running", "completed"], (run_id, states)
+            store.close()
+        finally:
+            cluster.stop_all()
