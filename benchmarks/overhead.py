@@ -4,6 +4,8 @@
     W2  one task makes 1000 ints, map runs 1000 trivial tasks, one task sums them
     W3  one run of 100,000 trivial mapped tasks: time and peak RSS (own subprocess)
 
+W1 and W2 also run on PostgreSQL (a throwaway schema) when it is reachable.
+
 Prints each figure; asserts nothing. Run with `make bench`.
 """
 
@@ -74,14 +76,19 @@ def best_of(fn, repeat: int) -> float:
 def measure(name: str, tasks: int, plain, orchestrated, repeat: int) -> None:
     plain_s = best_of(plain, repeat)
     print(f"{name}: plain Python {plain_s * 1e3:8.2f} ms")
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, url in (("memory", "memory://"), ("sqlite", f"sqlite:///{tmp}/bench.db")):
+    from pg import fresh_schema
+
+    with tempfile.TemporaryDirectory() as tmp, fresh_schema() as pg_url:
+        stores = [("memory", "memory://"), ("sqlite", f"sqlite:///{tmp}/bench.db")]
+        if pg_url is not None:
+            stores.append(("postgres", pg_url))
+        for label, url in stores:
             legato.use_store(url)
             orchestrated()  # warm up: threads, schema, imports
             seconds = best_of(orchestrated, repeat)
             per_task = (seconds - plain_s) / tasks * 1e6
             print(
-                f"{name}: legato/{label:6} {seconds * 1e3:8.2f} ms   "
+                f"{name}: legato/{label:8} {seconds * 1e3:8.2f} ms   "
                 f"overhead {per_task:7.1f} us per task"
             )
 

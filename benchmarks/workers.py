@@ -3,8 +3,9 @@
     throughput  1,000 runs of 5 trivial steps through 2 `legato worker` processes
     latency     submit -> first step started, on an idle worker (50 samples)
 
-On SQLite, and on PostgreSQL when LEGATO_BENCH_PG (default: LEGATO_TEST_PG, else
-postgresql://127.0.0.1/test) is reachable. Prints figures; asserts nothing.
+On SQLite, and on PostgreSQL (in a throwaway schema) when LEGATO_BENCH_PG (default:
+LEGATO_TEST_PG, else postgresql://127.0.0.1/test) is reachable. Prints figures; asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -102,30 +103,17 @@ def latency(url: str, label: str, samples: int = 50) -> None:
 
 
 def main() -> None:
+    from pg import fresh_schema
+
     with tempfile.TemporaryDirectory() as tmp:
         throughput(f"sqlite:///{tmp}/throughput.db", "sqlite")
         latency(f"sqlite:///{tmp}/latency.db", "sqlite")
-    pg = pg_url()
-    if pg is None:
-        print("PostgreSQL: not reachable, skipped (set LEGATO_BENCH_PG)")
-        return
-    throughput(pg, "postgres")
-    latency(pg, "postgres")
-
-
-def pg_url() -> str | None:
-    """A fresh schema on the benchmark server, or None when it is unreachable."""
-    base = os.environ.get("LEGATO_BENCH_PG") or os.environ.get(
-        "LEGATO_TEST_PG", "postgresql://127.0.0.1/test"
-    )
-    try:
-        from legato.store import open_store
-
-        open_store(base).close()
-    except Exception as exc:  # noqa: BLE001 - reported, then skipped
-        print(f"PostgreSQL at {base}: {exc}")
-        return None
-    return base
+    with fresh_schema() as url:
+        if url is not None:
+            throughput(url, "postgres")
+    with fresh_schema() as url:
+        if url is not None:
+            latency(url, "postgres")
 
 
 if __name__ == "__main__":
