@@ -1,6 +1,7 @@
 """Run queue figures: throughput of worker processes and submit-to-start latency.
 
     throughput  1,000 runs of 5 trivial steps through 2 `legato worker` processes
+                (concurrency 16 each; BENCH_CONCURRENCY to change)
     latency     submit -> first step started, on an idle worker (50 samples)
 
 On SQLite, and on PostgreSQL (in a throwaway schema) when LEGATO_BENCH_PG (default:
@@ -21,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 FLOWS = HERE / "bench_flows.py"
 LEGATO = Path(sys.executable).with_name("legato")
+CONCURRENCY = os.environ.get("BENCH_CONCURRENCY", "16")
 
 
 def workers(url: str, count: int, *args: str) -> list[subprocess.Popen[bytes]]:
@@ -54,7 +56,7 @@ def throughput(url: str, label: str, runs: int = 1000) -> None:
     flow = load_target(f"{FLOWS}:five_steps")
     for i in range(runs):
         submit(flow, (i,), {}, store=store)
-    procs = workers(url, 2, "--concurrency", "8")
+    procs = workers(url, 2, "--concurrency", CONCURRENCY)
     start = time.perf_counter()
     try:
         while True:

@@ -72,9 +72,9 @@ def test_expired_lease_is_claimed_again_and_fences_the_old_owner(store):
     assert not store.renew_lease("r1", owner="w1", epoch=first.lease_epoch, lease=LEASE, now=T0)
     step = StepRecord(run_id="r1", key="a#0", seq=0, task_name="a", state=StepState.COMPLETED)
     with pytest.raises(LeaseLostError, match="r1"):
-        store.record_fenced([step], fence=Fence(run_id="r1", epoch=1))
+        store.record_fenced([step], fences=[Fence(run_id="r1", epoch=1)])
     assert store.get_steps("r1") == []
-    store.record_fenced([step], fence=Fence(run_id="r1", epoch=2))
+    store.record_fenced([step], fences=[Fence(run_id="r1", epoch=2)])
     assert [s.key for s in store.get_steps("r1")] == ["a#0"]
 
 

@@ -9,6 +9,10 @@ lone sequential flow pays one commit per step with no thread hand-off.
 ``write(changes, wait=False)`` queues records that need not be durable before the caller
 goes on (a step started, a log line); they ride along with the next commit, or a
 background flush picks them up within ``flush_interval``.
+
+Records of a worker's runs carry the run's lease ``Fence``: each commit checks every
+fence of its batch. When one run's lease was lost, that run's records are dropped and
+the rest of the batch is committed; only that run's writers learn of it.
 """
 
 from __future__ import annotations
@@ -16,21 +20,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from legato.errors import StoreError
+from legato.errors import LeaseLostError, StoreError
 from legato.records import Change, Fence, StepRecord
 from legato.store.base import Store
 
-KICK_BATCH = 512  # pending records that make a finishing worker commit at once
+KICK_BATCH = 256  # pending writes (about 512 records) that make a finishing worker commit
 
 
 class Recorder:
-    def __init__(
-        self, store: Store, *, flush_interval: float = 0.05, fence: Fence | None = None
-    ) -> None:
+    def __init__(self, store: Store, *, flush_interval: float = 0.05) -> None:
         self.store = store
-        self.fence = fence  # a worker's run: every commit checks the lease epoch
         self._cond = threading.Condition(threading.Lock())
-        self._pending: list[Change] = []
+        # (the fence's run id or None, records) in queue order
+        self._pending: list[tuple[str | None, Sequence[Change]]] = []
+        self._fences: dict[str, Fence] = {}  # the fences of the pending records
+        self._lost: set[str] = set()  # runs whose lease was lost: their writes are refused
         self._queued = 0  # sequence number of the last queued batch
         self._durable = 0  # every batch up to this number is committed
         self._writing = False
@@ -40,25 +44,40 @@ class Recorder:
         self._stop = threading.Event()
         self._closed = False
 
-    def write(self, changes: Sequence[Change], *, wait: bool = True, kick: bool = False) -> int:
+    def write(
+        self,
+        changes: Sequence[Change],
+        *,
+        wait: bool = True,
+        kick: bool = False,
+        fence: Fence | None = None,
+    ) -> int:
         """Queue ``changes`` and return their sequence number.
 
         ``wait``: return once they are committed. ``kick``: do not wait (a step finished
         in a worker thread: whoever later reads its result calls ``wait_durable`` first),
-        but commit now if ``KICK_BATCH`` records are pending and nobody is committing.
+        but commit now if ``KICK_BATCH`` writes are pending and nobody is committing.
         Otherwise the records ride along with the next commit, or the background flush
         within ``flush_interval``.
 
         Raises ``StoreError`` if a commit failed: the recorder is then broken for good
-        and the run must be resumed later from what is durable.
+        and the run must be resumed later from what is durable. Raises
+        ``LeaseLostError`` if ``fence``'s run lost its lease (its records are dropped).
         """
         with self._cond:
             self._raise_if_broken()
-            self._pending.extend(changes)
+            owner = None
+            if fence is not None:
+                owner = fence.run_id
+                self._raise_if_lost(owner, fence)
+                self._fences[owner] = fence
+            self._pending.append((owner, changes))
             self._queued += 1
             mine = self._queued
             if wait:
                 self._wait_durable(mine)
+                if fence is not None:
+                    self._raise_if_lost(owner, fence)
             elif kick and not self._writing and len(self._pending) >= KICK_BATCH:
                 self._commit_pending()
                 self._raise_if_broken()
@@ -95,19 +114,25 @@ class Recorder:
         if self._error is None:
             self.flush()
 
+    def is_lost(self, run_id: str) -> bool:
+        """Whether a commit found that ``run_id``'s lease was taken over."""
+        return run_id in self._lost
+
+    def _raise_if_lost(self, run_id: str | None, fence: Fence) -> None:
+        if run_id is not None and run_id in self._lost:
+            raise LeaseLostError(run_id, fence.epoch)
+
     def _commit_pending(self) -> None:
         # Called with the lock held; releases it while the store commits.
-        batch, upto = self._pending, self._queued
-        self._pending = []
+        entries, fences, upto = self._pending, self._fences, self._queued
+        self._pending, self._fences = [], {}
         self._writing = True
         self._cond.release()
         error: BaseException | None = None
         interrupted = False
+        lost: set[str] = set()
         try:
-            if self.fence is None:
-                self.store.record(_compact(batch))
-            else:
-                self.store.record_fenced(_compact(batch), fence=self.fence)  # type: ignore[attr-defined]
+            self._commit(entries, fences, lost)
         except Exception as exc:  # noqa: BLE001 - every waiter must learn of it
             error = exc
         except BaseException:
@@ -118,13 +143,39 @@ class Recorder:
         finally:
             self._cond.acquire()
             self._writing = False
+            self._lost |= lost
             if interrupted:
-                self._pending[:0] = batch
+                self._pending[:0] = entries
+                self._fences.update(fences)
             elif error is not None:
                 self._error = error
             else:
                 self._durable = upto
             self._cond.notify_all()
+
+    def _commit(
+        self,
+        entries: list[tuple[str | None, Sequence[Change]]],
+        fences: dict[str, Fence],
+        lost: set[str],
+    ) -> None:
+        """Commit the entries; drop the records of a run found to have lost its lease
+        (adding it to ``lost``) and commit the rest."""
+        while True:
+            live = {run_id: f for run_id, f in fences.items() if run_id not in lost}
+            batch = _compact(
+                [c for owner, changes in entries if owner not in lost for c in changes]
+            )
+            if not live:
+                self.store.record(batch)
+                return
+            try:
+                self.store.record_fenced(batch, fences=list(live.values()))  # type: ignore[attr-defined]
+                return
+            except LeaseLostError as exc:
+                if exc.run_id not in live:
+                    raise
+                lost.add(exc.run_id)
 
     def _raise_if_broken(self) -> None:
         if self._error is not None:

@@ -100,7 +100,7 @@ class RunExecution:
         # writes are refused instead of mixing with the new owner's.
         if fence is None and parent is not None:
             fence = parent.fence  # a child run of a worker's run: fenced by the root's lease
-        self.recorder = recorder_for(store) if fence is None else Recorder(store, fence=fence)
+        self.recorder = recorder_for(store)
         self.fence: Fence | None = fence
         self.lost = lost or threading.Event()  # the lease was lost: stop at the next step
         self.released = released or threading.Event()  # the worker stops: give it back
@@ -290,7 +290,7 @@ class RunExecution:
             attempt=step.attempts,
             message=message,
         )
-        seq = self.recorder.write((step, event, *extra), wait=wait, kick=kick)
+        seq = self.recorder.write((step, event, *extra), wait=wait, kick=kick, fence=self.fence)
         if step.state is StepState.COMPLETED:
             self.recorded[step.key] = step
             self.keys_by_seq[step.seq] = step.key
@@ -310,12 +310,12 @@ class RunExecution:
             message=message,
             by=by,
         )
-        self.recorder.write((run, event), wait=True)
+        self.recorder.write((run, event), wait=True, fence=self.fence)
         for listener in self.listeners:
             listener(event)
 
     def log(self, record: LogRecord) -> None:
-        self.recorder.write((record,), wait=False)
+        self.recorder.write((record,), wait=False, fence=self.fence)
 
     # -- liveness: cancel and timeout ----------------------------------------------------
 
@@ -323,6 +323,8 @@ class RunExecution:
         """Called at every step boundary: raise if the run was cancelled or timed out,
         its lease was lost, or its worker is stopping."""
         root = self.root
+        if root.fence is not None and self.recorder.is_lost(root.fence.run_id):
+            root.lost.set()
         if root.lost.is_set():
             raise LeaseLostError(root.run_id, root.fence.epoch if root.fence else 0)
         if root.released.is_set():

@@ -130,10 +130,11 @@ class QueueStore(Store, Protocol):
         """Give the run back (state pending, no owner, no lease) so another worker takes
         it at once; False when the lease was already lost. Appends a run event."""
 
-    def record_fenced(self, changes: Sequence[Change], *, fence: Fence) -> None:
-        """``record`` that first checks the run's lease epoch is still ``fence.epoch``
-        (locking the run's row for the transaction); otherwise raises
-        ``LeaseLostError`` and writes nothing."""
+    def record_fenced(self, changes: Sequence[Change], *, fences: Sequence[Fence]) -> None:
+        """``record`` that first checks, for each fence, that its run's lease epoch is
+        still ``fence.epoch`` (locking those runs' rows, in run id order, for the
+        transaction); otherwise raises ``LeaseLostError`` for the first stale run and
+        writes nothing."""
 
     def heartbeat_worker(self, worker: WorkerRecord) -> None:
         """Insert or replace the worker's row."""

@@ -197,15 +197,16 @@ class MemoryQueue:
             self._work_signal.notify_all()
         return True
 
-    def record_fenced(self, changes: Sequence[Change], *, fence: Fence) -> None:
+    def record_fenced(self, changes: Sequence[Change], *, fences: Sequence[Fence]) -> None:
         from legato.store.memory import _normalized
 
         batch = [_normalized(change) for change in changes]
         with self._lock:
             self._check_open()
-            run = self._runs.get(fence.run_id)
-            if run is None or run.lease_epoch != fence.epoch:
-                raise LeaseLostError(fence.run_id, fence.epoch)
+            for fence in sorted(fences, key=lambda fence: fence.run_id):
+                run = self._runs.get(fence.run_id)
+                if run is None or run.lease_epoch != fence.epoch:
+                    raise LeaseLostError(fence.run_id, fence.epoch)
             self._check_runs_exist(batch)
             self._apply(batch)
 

@@ -216,14 +216,17 @@ class SqlQueue:
             self._wake_local_workers()
         return released
 
-    def record_fenced(self, changes: Sequence[Change], *, fence: Fence) -> None:
+    def record_fenced(self, changes: Sequence[Change], *, fences: Sequence[Fence]) -> None:
         """See ``QueueStore.record_fenced``."""
         batch = rows.encode_batch(changes)
+        # Locking rows in one order keeps two writers from waiting on each other.
+        ordered = sorted(fences, key=lambda fence: fence.run_id)
 
         def work(cur: Cursor, _: None) -> None:
-            row = self._lock_run_row(cur, fence.run_id)
-            if row is None or row[0] != fence.epoch:
-                raise LeaseLostError(fence.run_id, fence.epoch)
+            for fence in ordered:
+                row = self._lock_run_row(cur, fence.run_id)
+                if row is None or row[0] != fence.epoch:
+                    raise LeaseLostError(fence.run_id, fence.epoch)
             self._apply(cur, batch)
 
         self._write("record a batch of changes", work, None, changes)

@@ -244,7 +244,7 @@ class Worker:
         event = EventRecord(run_id=run.run_id, at=now, kind="run", state="failed", message=message)
         try:
             self.store.record_fenced(
-                [failed, event], fence=Fence(run_id=run.run_id, epoch=run.lease_epoch)
+                [failed, event], fences=[Fence(run_id=run.run_id, epoch=run.lease_epoch)]
             )
         except StoreError as store_exc:
             log.warning("worker %s could not fail run %s: %s", self.id, run.run_id, store_exc)
