@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from legato.store.base import Store
 
 DB_HELP = (
-    "Store URL: sqlite:///relative.db, sqlite:////absolute/path.db or memory://. "
+    "Store URL: sqlite:///relative.db, sqlite:////absolute/path.db, "
+    "postgresql://user:password@host/db[?schema=NAME] or memory://. "
     "Default: $LEGATO_DB, else ~/.legato/legato.db."
 )
 
