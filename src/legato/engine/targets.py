@@ -13,8 +13,22 @@ from typing import Any
 from legato.errors import DefinitionError
 
 
+_found: dict[str, Any] = {}  # target -> flow: a worker loads each target once
+
+
 def load_target(target: str) -> Any:
-    """Import and return the flow named by ``target``; raises ``DefinitionError``."""
+    """Import and return the flow named by ``target``; raises ``DefinitionError``.
+
+    The flow is remembered: modules are imported once per process anyway, so a new
+    version of the code takes a new process (restart the worker after a deploy).
+    """
+    flow = _found.get(target)
+    if flow is None:
+        flow = _found[target] = _load_target(target)
+    return flow
+
+
+def _load_target(target: str) -> Any:
     from legato.engine.definitions import Flow
 
     module_part, sep, attr = target.rpartition(":")
