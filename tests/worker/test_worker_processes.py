@@ -157,12 +157,11 @@ def cluster_legato() -> Path:
 
 
 @pytest.mark.slow
-def test_postgres_restart_during_a_batch_of_runs_loses_and_repeats_nothing(tmp_path) -> None:
-    from conftest import Cluster
+def test_postgres_restart_during_a_batch_of_runs_loses_and_repeats_nothing(cluster_at) -> None:
     from postgres_service import private_cluster
 
     with private_cluster() as server:
-        cluster = Cluster(tmp_path, server.url)
+        cluster = cluster_at(server.url)
         try:
             store = cluster.store()
             from legato.engine.launch import submit
