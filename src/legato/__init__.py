@@ -9,6 +9,7 @@ from __future__ import annotations
 from legato.engine.context import get_run_context, use_executor, use_store
 from legato.engine.decorators import flow, task
 from legato.engine.definitions import Flow, Task
+from legato.engine.failures import Failure
 from legato.engine.futures import StepFuture, gather
 from legato.engine.handles import RunHandle
 from legato.engine.launch import cancel, resume
@@ -34,6 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Cancelled",
     "DefinitionError",
+    "Failure",
     "Flow",
     "FlowTimeoutError",
     "LegatoError",

@@ -12,9 +12,11 @@
     ├── RunStateError          the run is not in a state that allows the action
     ├── RunFailedError         a run failed where its exception object is not at hand
     ├── ExecutorError          an executor cannot start or reach its workers (a Dask scheduler)
+    ├── NotificationError      a notification channel did not accept a message (retried)
     ├── StepTimeoutError       an attempt ran past its task's timeout (retried like any error)
     ├── FlowTimeoutError       a run ran past its flow's timeout
     ├── Cancelled              the run was cancelled (also an asyncio-style control signal)
+    ├── ResultRejected         a result its task's retry_on_result rejected (retried)
     └── Permanent              raise it (or subclass it) from a task to skip the remaining retries
 
 A task's own exception is re-raised to the flow's caller with its original type; legato
@@ -106,6 +108,10 @@ class Cancelled(LegatoError):
     """The run was cancelled; ``except Cancelled`` handlers and ``finally`` blocks run."""
 
 
+class ResultRejected(LegatoError):
+    """A task's result was rejected by its ``retry_on_result``; retried like a failure."""
+
+
 class Permanent(LegatoError):
     """Raise (or subclass) this in a task to fail at once without further retries."""
 
@@ -124,3 +130,8 @@ class RunFailedError(LegatoError):
 
 class ExecutorError(LegatoError):
     """An executor cannot start, or cannot reach where it runs task bodies."""
+
+
+class NotificationError(LegatoError):
+    """A notification channel did not take a message; the message names the channel with
+    its secrets hidden. Raised inside the ``notify`` step, so its retries apply."""

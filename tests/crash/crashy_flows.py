@@ -77,6 +77,36 @@ def many_quick_steps(n: int = 300) -> int:
     return total
 
 
+@task
+def undo(name: str) -> None:
+    note(f"undo-start {name}")
+    gate = LEDGER.with_name("hold")
+    if name == "s1":
+        # The test kills the process while this compensation runs.
+        while gate.exists():
+            time.sleep(0.01)
+    note(f"undo {name}")
+
+
+@task(compensate=undo)
+def do(name: str) -> str:
+    note(f"do {name}")
+    return name
+
+
+@task
+def explode() -> None:
+    note("explode")
+    raise ValueError("the last step fails")
+
+
+@flow
+def saga() -> None:
+    for name in ("s0", "s1", "s2"):
+        do(name)
+    explode()
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     print(globals()[name]())

@@ -145,3 +145,37 @@ def test_kill_at_random_moments(tmp_path: Path, seed: int) -> None:
     run_id, before = s.completed_keys()
     assert s.resume(run_id) == str(sum(range(300)))
     s.check(run_id, before, expected_steps=300)
+
+
+def test_kill_during_compensation_resumes_the_compensation(tmp_path: Path) -> None:
+    s = Scenario(tmp_path, "saga")
+    (tmp_path / "hold").touch()
+    s.start()
+    s.wait_for(lambda lines: "undo-start s1" in lines, "the compensation of s1 to start")
+    s.kill()
+    run_id, _ = s.completed_keys()
+    (tmp_path / "hold").unlink()
+    code = f"import legato\nh = legato.resume({run_id!r})\nprint(h.state.value)\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=s.env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "failed"
+    lines = s.lines()
+    # Each step and the failing one ran once; compensations newest first, each once,
+    # the interrupted one again (at least once).
+    assert [line for line in lines if line.startswith("do ") or line == "explode"] == [
+        "do s0",
+        "do s1",
+        "do s2",
+        "explode",
+    ]
+    assert [line for line in lines if line.startswith("undo ")] == ["undo s2", "undo s1", "undo s0"]
+    assert lines.count("undo-start s1") == 2
+    store = open_store(s.db)
+    try:
+        steps = {step.key: step.state for step in store.get_steps(run_id)}
+        assert store.get_run(run_id).state is RunState.FAILED
+    finally:
+        store.close()
+    assert all(steps[f"do#{i}/compensate"] is StepState.COMPLETED for i in range(3))

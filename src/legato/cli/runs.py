@@ -111,21 +111,93 @@ def resume_command(
 @runs_app.command("retry")
 def retry_command(
     ctx: typer.Context,
-    run_id: RunIdArgument,
+    run_id: Annotated[
+        str | None,
+        typer.Argument(metavar="[RUN_ID]", help="The failed run; omit it to retry in bulk."),
+    ] = None,
+    from_step: Annotated[
+        str | None,
+        typer.Option(
+            "--from", metavar="STEP_KEY", help="Also re-run this step and the later ones."
+        ),
+    ] = None,
+    flow: Annotated[
+        str | None,
+        typer.Option("--flow", "-f", metavar="NAME", help="Bulk: retry failed runs of this flow."),
+    ] = None,
+    state: Annotated[
+        RunState | None,
+        typer.Option(
+            "--state", "-s", help="Bulk: only 'failed' can be retried.", case_sensitive=False
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="Bulk: at most this many.")
+    ] = 100,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Retry a failed run by replay.
+    """Retry a failed run by replay (or every failed run of a flow).
 
-    Completed steps keep their results; the failed step and what follows run again.
+    Completed steps keep their results; the failed step and what follows run again, with
+    the code as it is now (a fix deployed meanwhile is used). --from re-runs an earlier
+    step too.
 
-    Example: legato runs retry 01j2x3y4z5abcdefghjkmnpqrs
+    Example: legato runs retry 01j2x3y4z5abcdefghjkmnpqrs --from charge#0
+    Example: legato runs retry --flow etl --state failed
     """
-    _continue(ctx, run_id, db=db, json_output=json_output, retry_failed=True)
+    if run_id is not None:
+        if flow is not None or state is not None:
+            fail("give either a RUN_ID or --flow/--state for a bulk retry, not both")
+        _continue(
+            ctx, run_id, db=db, json_output=json_output, retry_failed=True, from_step=from_step
+        )
+        return
+    if flow is None or state is not RunState.FAILED:
+        fail("name the run to retry, or retry in bulk with --flow NAME --state failed")
+    if from_step is not None:
+        fail("--from applies to one run: name its RUN_ID")
+    _retry_all(ctx, flow, limit=limit, db=db)
+
+
+def _retry_all(ctx: typer.Context, flow: str, *, limit: int, db: str | None) -> None:
+    """Retry each failed run of ``flow`` in turn, in the foreground; a summary at the end."""
+    from legato.engine.context import use_store
+    from legato.engine.launch import resume
+    from legato.errors import LegatoError
+    from legato.records import RunFilter
+
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        runs = store.list_runs(RunFilter(state=RunState.FAILED, flow_name=flow, limit=limit))
+    use_store(store)
+    if not runs:
+        out().print(Text(f"No failed runs of flow {flow!r}.", style="dim"))
+        return
+    outcomes: dict[str, int] = {}
+    for run in reversed(runs):  # oldest first
+        try:
+            handle = resume(run.run_id, store=store, retry_failed=True)
+            state_now = handle.state.value
+        except LegatoError as exc:
+            state_now = "not retried"
+            out().print(Text(f"{run.run_id}: {exc}", style="red"))
+        outcomes[state_now] = outcomes.get(state_now, 0) + 1
+        out().print(f"{run.run_id}  {state_now}")
+    summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
+    out().print(Text(f"retried {len(runs)} runs of {flow}: {summary}", style="bold"))
+    if outcomes.get("completed", 0) != len(runs):
+        raise typer.Exit(1)
 
 
 def _continue(
-    ctx: typer.Context, run_id: str, *, db: str | None, json_output: bool, retry_failed: bool
+    ctx: typer.Context,
+    run_id: str,
+    *,
+    db: str | None,
+    json_output: bool,
+    retry_failed: bool,
+    from_step: str | None = None,
 ) -> None:
     from legato.cli.foreground import follow
     from legato.engine.context import use_store
@@ -137,7 +209,13 @@ def _continue(
     use_store(store)
 
     def start(listeners: Any) -> Any:
-        return resume(run_id, store=store, listeners=listeners, retry_failed=retry_failed)
+        return resume(
+            run_id,
+            store=store,
+            listeners=listeners,
+            retry_failed=retry_failed,
+            from_step=from_step,
+        )
 
     follow(start, store=store, flow_name=run.flow_name, run_id=run_id, json_output=json_output)
 

@@ -27,6 +27,9 @@ current_run: ContextVar[RunExecution | None] = ContextVar("legato_run", default=
 # The step whose body is executing in this thread (or task).
 current_step: ContextVar[StepContext | None] = ContextVar("legato_step", default=None)
 
+# True while a failure handler or compensation runs: cancels and timeouts do not stop it.
+cleaning_up: ContextVar[bool] = ContextVar("legato_cleaning_up", default=False)
+
 STEP_LOGGER = "legato.steps"
 
 

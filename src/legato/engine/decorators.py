@@ -16,6 +16,7 @@ from legato.engine.definitions import (
     check_function,
     where,
 )
+from legato.engine.failures import as_task, handler_tasks
 from legato.engine.retries import RetryPolicy, to_seconds
 from legato.errors import DefinitionError
 
@@ -38,6 +39,9 @@ def build_task_options(
     cache_ttl: float | timedelta | None = None,
     tags: Sequence[str] = (),
     serializer: str = "json",
+    on_failure: Any = None,
+    compensate: Any = None,
+    retry_on_result: Callable[[Any], bool] | None = None,
 ) -> TaskOptions:
     at = f"@task on {where(fn)}"
     task_name = _check_name(name, fn, at)
@@ -51,6 +55,11 @@ def build_task_options(
     if isinstance(tags, str):
         raise DefinitionError(f"{at}: tags={tags!r} must be a list of strings, e.g. ['io']")
     ttl = None if cache_ttl is None else to_seconds(cache_ttl, option="cache_ttl", where=at)
+    if retry_on_result is not None and not callable(retry_on_result):
+        raise DefinitionError(
+            f"{at}: retry_on_result={retry_on_result!r} must be a function of the result "
+            "returning True to retry"
+        )
     return TaskOptions(
         name=task_name,
         retry=RetryPolicy.build(
@@ -67,14 +76,26 @@ def build_task_options(
         cache_ttl=None if ttl is None else timedelta(seconds=ttl),
         tags=tuple(tags),
         serializer=serializer,
+        on_failure=handler_tasks(on_failure, option="on_failure", where=at),
+        compensate=(
+            None if compensate is None else as_task(compensate, option="compensate", where=at)
+        ),
+        retry_on_result=retry_on_result,
     )
 
 
 def _check_name(name: str | None, fn: Callable[..., Any], at: str) -> str:
     chosen = fn.__name__ if name is None else name
-    if not isinstance(chosen, str) or not chosen or "#" in chosen or chosen.strip() != chosen:
+    if (
+        not isinstance(chosen, str)
+        or not chosen
+        or "#" in chosen
+        or "/" in chosen
+        or chosen.strip() != chosen
+    ):
         raise DefinitionError(
-            f"{at}: name={chosen!r} must be a non-empty string without '#' or surrounding spaces"
+            f"{at}: name={chosen!r} must be a non-empty string without '#', '/' or "
+            "surrounding spaces"
         )
     return chosen
 
@@ -105,6 +126,9 @@ def task(
     cache_ttl: float | timedelta | None = ...,
     tags: Sequence[str] = ...,
     serializer: str = ...,
+    on_failure: Any = ...,
+    compensate: Any = ...,
+    retry_on_result: Callable[[Any], bool] | None = ...,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 def task(fn: Any = None, /, **options: Any) -> Any:
     """Declare a task: ``@task`` or ``@task(retries=3, retry_delay=[1, 5, 30])``."""
@@ -136,11 +160,12 @@ def flow(
     queue: str = ...,
     priority: int = ...,
     tags: Sequence[str] = ...,
+    on_failure: Any = ...,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 def flow(fn: Any = None, /, **options: Any) -> Any:
     """Declare a flow: ``@flow`` or ``@flow(name="etl", version="2", retries=1)``;
     ``queue``, ``priority`` and ``tags`` apply to runs submitted for workers."""
-    known = {"name", "version", "timeout", "retries", "queue", "priority", "tags"}
+    known = {"name", "version", "timeout", "retries", "queue", "priority", "tags", "on_failure"}
 
     def decorate(function: Callable[P, R]) -> Flow[P, R]:
         check_function(function, "flow")
@@ -175,6 +200,7 @@ def flow(fn: Any = None, /, **options: Any) -> Any:
                 queue=queue,
                 priority=priority,
                 tags=tuple(tags),
+                on_failure=handler_tasks(options.get("on_failure"), option="on_failure", where=at),
             ),
         )
 
@@ -189,6 +215,7 @@ def _unknown(exc: TypeError) -> str:
         option = text.split("'")[-2] if "'" in text else text
         return (
             f"unknown option {option!r}; @task takes name, retries, retry_delay, backoff, "
-            "max_retry_delay, jitter, retry_on, timeout, cache_key, cache_ttl, tags, serializer"
+            "max_retry_delay, jitter, retry_on, retry_on_result, timeout, cache_key, "
+            "cache_ttl, tags, serializer, on_failure, compensate"
         )
     return text

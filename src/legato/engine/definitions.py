@@ -69,6 +69,9 @@ class TaskOptions:
     cache_ttl: timedelta | None = None
     tags: tuple[str, ...] = ()
     serializer: str = "json"
+    on_failure: tuple[Any, ...] = ()  # tasks run with a Failure when the step fails
+    compensate: Any = None  # a task run with the step's result if the run fails later
+    retry_on_result: Callable[[Any], bool] | None = None  # True: retry as if it failed
 
 
 class Task(_Definition[P, R]):
@@ -138,6 +141,9 @@ def _task_kwargs(options: TaskOptions) -> dict[str, Any]:
         "cache_ttl": options.cache_ttl,
         "tags": list(options.tags),
         "serializer": options.serializer,
+        "on_failure": list(options.on_failure),
+        "compensate": options.compensate,
+        "retry_on_result": options.retry_on_result,
     }
 
 
@@ -153,6 +159,7 @@ class FlowOptions:
     priority: int = 0  # higher runs first
     tags: tuple[str, ...] = ()  # for concurrency limits ("tag:T")
     idempotency_key: str | None = None  # submitting again returns the same run
+    on_failure: tuple[Any, ...] = ()  # tasks run with a Failure when the run fails
 
 
 class Flow(_Definition[P, R]):

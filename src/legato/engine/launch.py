@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from legato.clock import utcnow
 from legato.engine.context import default_executor, executions, resolve_store
 from legato.engine.handles import RunHandle
-from legato.engine.runner import Listener, RunExecution, owner_id
+from legato.engine.runner import COMPENSATING, DERIVED_SEQ, Listener, RunExecution, owner_id
 from legato.errors import ParameterError, RunStateError, SerializationError
 from legato.ids import new_run_id
-from legato.records import EventRecord, Fence, RunFilter, RunRecord
+from legato.records import EventRecord, Fence, RunFilter, RunRecord, StepRecord
 from legato.serialization import dumps, loads
 from legato.states import RunState
 from legato.store.base import QueueStore, Store
@@ -201,18 +201,20 @@ def resume(
     background: bool = False,
     retry_failed: bool = False,
     parent: RunExecution | None = None,
+    from_step: str | None = None,
 ) -> RunHandle:
     """Resume a run by replay: completed steps return their recorded results.
 
     A completed run returns its handle at once. A failed run is re-run only with
-    ``retry_failed``. Raises ``RunNotFoundError``, ``RunStateError``.
+    ``retry_failed``; ``from_step`` then also runs that step and every later one again.
+    Raises ``RunNotFoundError``, ``RunStateError``.
     """
     from legato.engine.targets import load_target
 
     opened = resolve_store(store)
     run = opened.get_run(run_id)
     handle = RunHandle(run_id, opened)
-    if run.state is RunState.COMPLETED:
+    if run.state is RunState.COMPLETED and from_step is None:
         return handle
     if run.state is RunState.CANCELLED or (run.state is RunState.FAILED and not retry_failed):
         raise RunStateError(
@@ -224,6 +226,7 @@ def resume(
             )
         )
     _refuse_if_alive(run)
+    steps = _replayable_steps(opened, run, from_step)
     if flow is None:
         if run.target is None:
             raise RunStateError(
@@ -234,6 +237,7 @@ def resume(
         flow = load_target(run.target)
     params = loads(run.params)
     bound = inspect.BoundArguments(flow.signature, params)
+    unwinding = run.state is not RunState.FAILED and _was_unwinding(opened, run_id)
     verb = "retried" if run.state is RunState.FAILED else "resumed"
     message = f"{verb} by replay on {owner_id()}"
     fence = None
@@ -256,11 +260,12 @@ def resume(
         run=run,
         store=opened,
         executor=parent.executor if parent is not None else default_executor(),
-        steps=opened.get_steps(run_id),
+        steps=steps,
         listeners=listeners,
         parent=parent,
         fence=fence,
     )
+    execution.replay_only = unwinding
     if fence is None:
         restarted = replace(
             run,
@@ -272,6 +277,32 @@ def resume(
         )
         execution.record_run(restarted, message=message)
     return _launch(execution, bound.args, bound.kwargs, background=background)
+
+
+def _replayable_steps(store: Store, run: RunRecord, from_step: str | None) -> list[StepRecord]:
+    """The run's recorded steps, without ``from_step`` and what followed it."""
+    steps = store.get_steps(run.run_id)
+    if from_step is None:
+        return steps
+    if run.state is not RunState.FAILED:
+        raise RunStateError(
+            f"run {run.run_id} is {run.state.value}; --from applies to a failed run"
+        )
+    start = next((s.seq for s in steps if s.key == from_step), None)
+    if start is None or start >= DERIVED_SEQ:
+        keys = ", ".join(s.key for s in steps if s.seq < DERIVED_SEQ) or "none"
+        raise RunStateError(
+            f"run {run.run_id} has no step {from_step!r} to retry from; its steps: {keys}"
+        )
+    return [s for s in steps if s.seq < start]
+
+
+def _was_unwinding(store: Store, run_id: str) -> bool:
+    """Whether the run stopped while running its failure handlers or compensations."""
+    for event in reversed(store.get_events(run_id)):
+        if event.kind == "run":
+            return (event.message or "").startswith(COMPENSATING)
+    return False
 
 
 def _refuse_if_alive(run: RunRecord) -> None:

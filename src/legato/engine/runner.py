@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from legato.clock import utcnow
 from legato.engine.context import (
+    cleaning_up,
     current_run,
     register_execution,
     unregister_execution,
 )
+from legato.engine.failures import compensate, failure_of, run_handlers
 from legato.engine.futures import StepFuture
 from legato.engine.handles import RunHandle
 from legato.engine.recorder import Recorder
@@ -61,6 +63,10 @@ def recorder_for(store: Store) -> Recorder:
 
 def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+DERIVED_SEQ = 1 << 40  # derived steps (handlers, compensations) sort after the flow's own
+COMPENSATING = "unwinding after"  # the run event that marks failure handling in progress
 
 
 class RunReleased(BaseException):  # noqa: N818 - a control signal, like KeyboardInterrupt
@@ -113,6 +119,12 @@ class RunExecution:
         self.futures: list[StepFuture[Any]] = []
         self.cancelled = threading.Event()
         self.stopping = False  # interrupted: queued steps must not start
+        # Resuming a run that crashed while compensating: replay completed steps only,
+        # so the failure is met again and compensation picks up where it stopped.
+        self.replay_only = False
+        self.compensable: dict[str, tuple[str, Any, Any]] = {}  # key -> (key, undo, result)
+        self._derived_seq = DERIVED_SEQ
+        self._derived_lock = threading.Lock()
         self.signal = threading.Lock()  # shared by this run's futures
         self._helper = getattr(executor, "help", None)
         timeout = flow.options.timeout
@@ -144,8 +156,36 @@ class RunExecution:
         key, seq = self.next_key(task.name)
         prior = self.replayed(key, seq, task.name)
         if prior is not None and prior.state is StepState.COMPLETED:
-            return loads(prior.result, prior.serializer)  # type: ignore[arg-type]
+            value = loads(prior.result, prior.serializer)  # type: ignore[arg-type]
+            self.completed(task, key, value)
+            return value
         return execute_step(self, task, key, seq, args, kwargs, prior)
+
+    def call_derived(self, task: Task[Any, Any], key: str, args: tuple[Any, ...]) -> Any:
+        """Run ``task`` as the step ``key`` derived from another (a failure handler, a
+        compensation): replayed like any step, run as a cleanup step (a cancel does not
+        stop it), ordered after the flow's own steps."""
+        prior = self.recorded.get(key)
+        if prior is not None and prior.state is StepState.COMPLETED:
+            return loads(prior.result, prior.serializer)  # type: ignore[arg-type]
+        with self._derived_lock:
+            self._derived_seq += 1
+            seq = self._derived_seq
+        token = cleaning_up.set(True)
+        try:
+            return execute_step(self, task, key, seq, args, {}, prior)
+        finally:
+            cleaning_up.reset(token)
+
+    def completed(self, task: Task[Any, Any], key: str, value: Any) -> None:
+        """Note a completed (or replayed) step whose task has a compensation."""
+        undo = task.options.compensate
+        if undo is not None:
+            self.compensable[key] = (key, undo, value)
+
+    def seq_of(self, key: str) -> int:
+        step = self.recorded.get(key)
+        return step.seq if step is not None else -1
 
     def submit_task(
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -163,7 +203,9 @@ class RunExecution:
             for listener in self.listeners:
                 listener(submitted)
         if prior is not None and prior.state is StepState.COMPLETED:
-            handle.set_result(loads(prior.result, prior.serializer))  # type: ignore[arg-type]
+            value = loads(prior.result, prior.serializer)  # type: ignore[arg-type]
+            self.completed(task, key, value)
+            handle.set_result(value)
             return handle
 
         def launch() -> None:
@@ -293,7 +335,8 @@ class RunExecution:
         seq = self.recorder.write((step, event, *extra), wait=wait, kick=kick, fence=self.fence)
         if step.state is StepState.COMPLETED:
             self.recorded[step.key] = step
-            self.keys_by_seq[step.seq] = step.key
+            if step.seq < DERIVED_SEQ:
+                self.keys_by_seq[step.seq] = step.key
         for listener in self.listeners:
             listener(event)
         return seq
@@ -329,6 +372,8 @@ class RunExecution:
             raise LeaseLostError(root.run_id, root.fence.epoch if root.fence else 0)
         if root.released.is_set():
             raise RunReleased(root.run_id)
+        if cleaning_up.get():
+            return  # failure handlers and compensations run despite a cancel or timeout
         if self.cancelled.is_set() or (self.parent is not None and self.parent.cancelled.is_set()):
             self.cancelled.set()
             raise Cancelled(f"run {self.run_id} was cancelled")
@@ -403,11 +448,16 @@ class RunExecution:
                 raise
             except Cancelled as exc:
                 self._drain_futures()
+                self._unwind(exc, attempts=attempt + 1)
                 self._finish_failed(handle, exc, state=RunState.CANCELLED)
                 return
             except Exception as exc:
                 self._drain_futures()
-                if attempt < retries and not isinstance(exc, NonDeterminismError):
+                if (
+                    attempt < retries
+                    and not self.replay_only
+                    and not isinstance(exc, NonDeterminismError)
+                ):
                     self.record_run(
                         self.run,
                         message=f"flow attempt {attempt + 1} failed ({error_info(exc).summary()}); "
@@ -415,6 +465,7 @@ class RunExecution:
                     )
                     self._reset_for_replay()
                     continue
+                self._unwind(exc, attempts=attempt + 1)
                 self._finish_failed(handle, exc, state=RunState.FAILED)
                 return
             if self.store.get_run(self.run_id).state is RunState.CANCELLED:
@@ -434,6 +485,19 @@ class RunExecution:
             )
             handle._finish(value=value)
             return
+
+    def _unwind(self, exc: BaseException, *, attempts: int) -> None:
+        """The run ends failed or cancelled: run the flow's ``on_failure`` handlers, then
+        compensate its completed steps, newest first. A marker event first, so that a
+        crash in here resumes the unwinding rather than the flow."""
+        handlers = self.flow.options.on_failure
+        if not handlers and not self.compensable:
+            return
+        if not self.replay_only:
+            self.record_run(self.run, message=f"{COMPENSATING} {error_info(exc).summary()}")
+        failure = failure_of(self, exc, step_key=None, task_name=None, attempts=attempts)
+        run_handlers(self, handlers, failure, key_prefix="", original=exc)
+        compensate(self, exc)
 
     def _call_body(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         self.check_live()

@@ -14,9 +14,16 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from legato.clock import utcnow
-from legato.engine.context import StepContext, current_step
+from legato.engine.context import StepContext, cleaning_up, current_step
+from legato.engine.failures import failure_of, run_handlers
 from legato.engine.futures import StepFuture
-from legato.errors import Cancelled, SerializationError, StepTimeoutError
+from legato.errors import (
+    Cancelled,
+    ResultRejected,
+    RunFailedError,
+    SerializationError,
+    StepTimeoutError,
+)
 from legato.records import CacheRecord, ErrorInfo, StepRecord
 from legato.serialization import dumps, fingerprint, loads
 from legato.states import StepState
@@ -43,6 +50,8 @@ def execute_step(
     ``future`` remembers what to wait for before anyone sees the result.
     """
     attempts = prior.attempts if prior is not None else 0
+    if ex.replay_only and not cleaning_up.get():
+        raise _not_replayable(ex, key, prior)
     if args or kwargs:
         try:
             args, kwargs = resolve_inputs(args, kwargs)
@@ -78,7 +87,9 @@ def execute_step(
                 cached=True,
             )
             ex.record_step(done, message="result from cache", wait=True)
-            return loads(hit.result, hit.serializer)
+            value = loads(hit.result, hit.serializer)
+            ex.completed(task, key, value)
+            return value
     return _attempts(ex, task, key, seq, attempts, args, kwargs, cache_key, future)
 
 
@@ -118,11 +129,15 @@ def _attempts(
         ex.record_step(running, wait=False)
         try:
             value = _invoke(ex, task, key, attempt, args, kwargs)
+            if options.retry_on_result is not None and options.retry_on_result(value):
+                raise ResultRejected(
+                    f"task {task.name!r} returned {value!r}, which its retry_on_result rejected"
+                )
             payload = dumps(value, options.serializer)
         except Exception as exc:
             info = error_info(exc, task_name=task.name)
             retry = attempt - first
-            if not isinstance(exc, SerializationError) and options.retry.should_retry(exc, retry):
+            if _retryable(options, exc, retry):
                 delay = options.retry.delay(retry)
                 ex.record_step(
                     replace(running, state=StepState.RETRYING, error=info),
@@ -138,6 +153,9 @@ def _attempts(
                 continue
             failed = replace(running, state=StepState.FAILED, error=info, finished_at=utcnow())
             ex.record_step(failed, message=info.summary(), wait=True)
+            if options.on_failure:
+                failure = failure_of(ex, exc, step_key=key, task_name=task.name, attempts=attempt)
+                run_handlers(ex, options.on_failure, failure, key_prefix=key, original=exc)
             raise annotate(exc, run_id, key) from None
         finished_at = utcnow()
         done = StepRecord(
@@ -152,6 +170,7 @@ def _attempts(
             result=payload,
             serializer=options.serializer,
         )
+        ex.completed(task, key, value)
         if cache_key is None:
             if future is None:
                 ex.record_step(done, wait=True)
@@ -169,6 +188,23 @@ def _attempts(
             )
             ex.record_step(done, extra=(entry,), wait=True)
         return value
+
+
+def _retryable(options: Any, exc: Exception, retry: int) -> bool:
+    if isinstance(exc, SerializationError):
+        return False
+    if isinstance(exc, ResultRejected):
+        return bool(retry <= options.retry.retries)
+    return bool(options.retry.should_retry(exc, retry))
+
+
+def _not_replayable(ex: RunExecution, key: str, prior: StepRecord | None) -> BaseException:
+    """The error to meet again when replaying a run that was unwinding after a failure:
+    the step's recorded error, or the run's failure if the step never ran."""
+    error = prior.error if prior is not None else None
+    if error is None:
+        return RunFailedError(ex.run_id, "legato.RunFailedError", f"step {key} did not complete")
+    return RunFailedError(ex.run_id, error.type, error.message)
 
 
 def _invoke(

@@ -12,7 +12,6 @@ from typing import Any
 
 from legato.errors import DefinitionError
 
-
 _found: dict[str, Any] = {}  # target -> flow: a worker loads each target once
 
 

@@ -1,0 +1,118 @@
+"""When things fail: ``on_failure`` handlers and compensation (sagas).
+
+Both run as durable steps with keys derived from what they handle, so a replay finds
+them recorded and never runs them twice:
+
+- ``fetch#0/on_failure#0``: the first handler of the failed step ``fetch#0``;
+- ``/on_failure#0``: the first handler of the flow;
+- ``charge#0/compensate``: the compensation of the completed step ``charge#0``.
+
+A handler or compensation that fails itself is recorded and reported as a note on the
+original error, which stays the error the run fails with.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from legato.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from legato.engine.definitions import Task
+    from legato.engine.runner import RunExecution
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Failure:
+    """What an ``on_failure`` handler receives."""
+
+    run_id: str
+    flow_name: str
+    step_key: str | None  # None when the flow itself failed
+    task_name: str | None
+    error_type: str  # module.Qualname
+    message: str
+    traceback: str
+    attempts: int
+
+
+def as_task(handler: Any, *, option: str, where: str) -> Task[Any, Any]:
+    """The handler as a task (a plain function becomes one named after it)."""
+    from legato.engine.definitions import Task
+
+    if isinstance(handler, Task):
+        return handler
+    if callable(handler) and hasattr(handler, "__name__"):
+        from legato.engine.decorators import task
+
+        return task(name=f"{handler.__name__}")(handler)
+    raise DefinitionError(
+        f"{where}: {option}={handler!r} must be a function or a @task taking one argument"
+    )
+
+
+def handler_tasks(value: Any, *, option: str, where: str) -> tuple[Task[Any, Any], ...]:
+    if value is None:
+        return ()
+    handlers = value if isinstance(value, list | tuple) else [value]
+    return tuple(as_task(h, option=option, where=where) for h in handlers)
+
+
+def failure_of(
+    ex: RunExecution,
+    exc: BaseException,
+    *,
+    step_key: str | None,
+    task_name: str | None,
+    attempts: int,
+) -> Failure:
+    kind = type(exc)
+    return Failure(
+        run_id=ex.run_id,
+        flow_name=ex.flow_name,
+        step_key=step_key,
+        task_name=task_name,
+        error_type=f"{kind.__module__}.{kind.__qualname__}",
+        message=str(exc),
+        traceback="".join(traceback.format_exception(exc)),
+        attempts=attempts,
+    )
+
+
+def run_handlers(
+    ex: RunExecution,
+    handlers: Sequence[Task[Any, Any]],
+    failure: Failure,
+    *,
+    key_prefix: str,
+    original: BaseException,
+) -> None:
+    """Run each handler as a durable step; a handler's own failure becomes a note on
+    ``original`` (the error the caller keeps raising)."""
+    for index, handler in enumerate(handlers):
+        key = f"{key_prefix}/on_failure#{index}"
+        try:
+            ex.call_derived(handler, key, (failure,))
+        except Exception as exc:  # noqa: BLE001 - reported on the original error
+            original.add_note(
+                f"legato: on_failure handler {handler.name!r} ({key}) also failed: "
+                f"{type(exc).__name__}: {exc}"
+            )
+
+
+def compensate(ex: RunExecution, original: BaseException) -> None:
+    """Run the compensations of the run's completed steps, newest first."""
+    for key, undo, value in sorted(ex.compensable.values(), key=lambda c: -ex.seq_of(c[0])):
+        try:
+            ex.call_derived(undo, f"{key}/compensate", (value,))
+        except Exception as exc:  # noqa: BLE001 - reported on the original error
+            original.add_note(
+                f"legato: compensation {undo.name!r} of step {key} failed: "
+                f"{type(exc).__name__}: {exc}"
+            )
+
+
+CompensateFn = Callable[[Any], Any]
