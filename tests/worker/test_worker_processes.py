@@ -196,3 +196,20 @@ def test_postgres_restart_during_a_batch_of_runs_loses_and_repeats_nothing(clust
             store.close()
         finally:
             cluster.stop_all()
+
+
+def test_a_failed_run_retried_through_the_queue_keeps_its_completed_steps(any_cluster) -> None:
+    cluster = any_cluster
+    cluster.worker()
+    run_id = cluster.submit("fix_me", "n=4")
+    cluster.wait_for(lambda: run_state(cluster, run_id) is RunState.FAILED, "the run to fail")
+    cluster.ledger.with_name("fixed").touch()  # the fix is deployed
+    done = subprocess.run(
+        [str(cluster_legato()), "runs", "retry", run_id, "--queue"],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    cluster.wait_for(lambda: run_state(cluster, run_id) is RunState.COMPLETED, "the retry")
+    assert cluster.lines() == ["fetch 4", "fixed 4"]  # fetch was not run again

@@ -39,3 +39,22 @@ def slow_step(i: int, pause: float) -> dict:
 @flow
 def ten_steps(pause: float = 0.3) -> list[int]:
     return [slow_step(i, pause)["i"] for i in range(10)]
+
+
+@task
+def fetch_once(n: int) -> int:
+    note(f"fetch {n}")
+    return n
+
+
+@task
+def needs_fix(n: int) -> int:
+    if not Path(os.environ["WORKER_LEDGER"]).with_name("fixed").exists():
+        raise ValueError("not fixed yet")
+    note(f"fixed {n}")
+    return n * 2
+
+
+@flow
+def fix_me(n: int) -> int:
+    return needs_fix(fetch_once(n))

@@ -134,6 +134,10 @@ def retry_command(
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, help="Bulk: at most this many.")
     ] = 100,
+    to_queue: Annotated[
+        bool,
+        typer.Option("--queue", help="Hand the run(s) back to the queue for a worker to retry."),
+    ] = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -146,6 +150,11 @@ def retry_command(
     Example: legato runs retry 01j2x3y4z5abcdefghjkmnpqrs --from charge#0
     Example: legato runs retry --flow etl --state failed
     """
+    if to_queue:
+        if from_step is not None:
+            fail("--from runs in the foreground: drop --queue to use it")
+        _requeue(ctx, run_id, flow, state, limit=limit, db=db)
+        return
     if run_id is not None:
         if flow is not None or state is not None:
             fail("give either a RUN_ID or --flow/--state for a bulk retry, not both")
@@ -158,6 +167,43 @@ def retry_command(
     if from_step is not None:
         fail("--from applies to one run: name its RUN_ID")
     _retry_all(ctx, flow, limit=limit, db=db)
+
+
+def _requeue(
+    ctx: typer.Context,
+    run_id: str | None,
+    flow: str | None,
+    state: RunState | None,
+    *,
+    limit: int,
+    db: str | None,
+) -> None:
+    """Hand failed runs back to the queue; workers retry them by replay."""
+    from legato.clock import utcnow
+    from legato.records import RunFilter
+
+    store = open_cli_store(ctx, db)
+    if run_id is None and (flow is None or state is not RunState.FAILED):
+        fail("name the run to requeue, or requeue in bulk with --flow NAME --state failed")
+    with user_errors():
+        if run_id is not None:
+            ids = [store.get_run(run_id).run_id]
+        else:
+            found = store.list_runs(RunFilter(state=RunState.FAILED, flow_name=flow, limit=limit))
+            ids = [run.run_id for run in found]
+        by = f"{getpass.getuser()}@{socket.gethostname()}"
+        requeued = [
+            i
+            for i in ids
+            if store.requeue_run(  # type: ignore[attr-defined]
+                i, now=utcnow(), message="requeued for a retry by replay", by=by
+            )
+        ]
+    if run_id is not None and not requeued:
+        fail(f"run {run_id} is not failed; only failed runs can be retried")
+    for i in requeued:
+        out().print(i)
+    out().print(Text(f"{len(requeued)} run(s) back in the queue for a worker", style="dim"))
 
 
 def _retry_all(ctx: typer.Context, flow: str, *, limit: int, db: str | None) -> None:

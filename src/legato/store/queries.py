@@ -114,6 +114,11 @@ TAKE_RUN = (
     "OR (state IN ('running', 'waiting') AND (lease_expires_at IS NULL OR lease_expires_at < ?)) "
     "OR (state = 'failed' AND ?))"
 )
+# requeue_run: a failed run goes back to the queue for a worker to retry it by replay.
+REQUEUE_RUN = (
+    "UPDATE runs SET state = 'pending', owner = NULL, lease_expires_at = NULL, error = NULL, "
+    "finished_at = NULL WHERE run_id = ? AND state = 'failed'"
+)
 RENEW_LEASE = (
     "UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND owner = ? "
     "AND lease_epoch = ? AND state IN ('running', 'waiting')"
@@ -180,6 +185,7 @@ class Queries:
     count_live_of_flow: str = COUNT_LIVE_OF_FLOW
     count_live_with_tag: str = COUNT_LIVE_WITH_TAG
     take_run: str = TAKE_RUN
+    requeue_run: str = REQUEUE_RUN
     renew_lease: str = RENEW_LEASE
     release_run: str = RELEASE_RUN
     select_lease_epoch: str = SELECT_LEASE_EPOCH

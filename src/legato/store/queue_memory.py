@@ -166,6 +166,29 @@ class MemoryQueue:
             )
             return taken
 
+    def requeue_run(self, run_id: str, *, now: datetime, message: str, by: str) -> bool:
+        with self._lock:
+            self._check_open()
+            run = self._runs.get(run_id)
+            if run is None or run.state is not RunState.FAILED:
+                return False
+            self._runs[run_id] = replace(
+                run,
+                state=RunState.PENDING,
+                owner=None,
+                lease_expires_at=None,
+                error=None,
+                finished_at=None,
+            )
+            self._append_event(
+                EventRecord(
+                    run_id=run_id, at=now, kind="run", state="pending", message=message, by=by
+                )
+            )
+        with self._work_signal:
+            self._work_signal.notify_all()
+        return True
+
     def renew_lease(
         self, run_id: str, *, owner: str, epoch: int, lease: timedelta, now: datetime
     ) -> bool:

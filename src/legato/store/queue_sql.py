@@ -185,6 +185,24 @@ class SqlQueue:
 
         return self._write(f"take run {run_id}", work, None, ())
 
+    def requeue_run(self, run_id: str, *, now: datetime, message: str, by: str) -> bool:
+        """See ``QueueStore.requeue_run``."""
+        event = EventRecord(
+            run_id=run_id, at=now, kind="run", state="pending", message=message, by=by
+        )
+
+        def work(cur: Cursor, _: None) -> bool:
+            if cur.execute(self._q.requeue_run, (run_id,)).rowcount != 1:
+                return False
+            cur.execute(self._q.insert_event, rows.event_row(event))
+            self._notify_work(cur)
+            return True
+
+        requeued = self._write(f"requeue run {run_id}", work, None, ())
+        if requeued:
+            self._wake_local_workers()
+        return requeued
+
     def renew_lease(
         self, run_id: str, *, owner: str, epoch: int, lease: timedelta, now: datetime
     ) -> bool:
