@@ -10,7 +10,7 @@ import pytest
 
 from legato import Permanent, flow, task
 from legato.engine.retries import RetryPolicy
-from legato.errors import StepTimeoutError
+from legato.errors import DefinitionError, StepTimeoutError
 from legato.states import StepState
 
 
@@ -226,3 +226,57 @@ def test_flow_retries_replay_completed_steps(sqlite_store):
 
     assert f() == "ab"
     assert ran == ["a", "b", "b"]
+
+
+def test_retry_policies_per_exception_type(sqlite_store):
+    errors = iter([ConnectionError("a"), ConnectionError("b"), ConnectionError("c"), None])
+
+    @task(retries=0, retry_policies={ConnectionError: {"retries": 3, "retry_delay": 0}})
+    def network() -> str:
+        error = next(errors)
+        if error is not None:
+            raise error
+        return "through"
+
+    @flow
+    def f() -> str:
+        return network()
+
+    handle = f.run()
+    assert handle.result() == "through" and handle.steps[0].attempts == 4
+
+
+def test_the_most_specific_policy_wins_and_others_use_the_task_s(sqlite_store):
+    calls: list[str] = []
+
+    class Throttled(ConnectionError):
+        pass
+
+    @task(retries=1, retry_delay=0, retry_policies={ConnectionError: 5, Throttled: 0})
+    def api(kind: str) -> None:
+        calls.append(kind)
+        raise {"throttled": Throttled, "value": ValueError}[kind]("no")
+
+    @flow
+    def f(kind: str) -> None:
+        api(kind)
+
+    with pytest.raises(Throttled):
+        f("throttled")
+    assert calls == ["throttled"]  # Throttled: 0 retries, not ConnectionError's 5
+    calls.clear()
+    with pytest.raises(ValueError):
+        f("value")
+    assert calls == ["value", "value"]  # the task's own retries=1
+
+
+def test_bad_retry_policies_are_named():
+    with pytest.raises(DefinitionError, match="not an exception type"):
+
+        @task(retry_policies={"ConnectionError": 3})
+        def bad() -> None: ...
+
+    with pytest.raises(DefinitionError, match="unknown option"):
+
+        @task(retry_policies={ValueError: {"retry": 3}})
+        def bad2() -> None: ...

@@ -17,7 +17,7 @@ from legato.engine.definitions import (
     where,
 )
 from legato.engine.failures import as_task, handler_tasks
-from legato.engine.retries import RetryPolicy, to_seconds
+from legato.engine.retries import RetryPolicy, policies_by_type, to_seconds
 from legato.errors import DefinitionError
 
 P = ParamSpec("P")
@@ -42,6 +42,7 @@ def build_task_options(
     on_failure: Any = None,
     compensate: Any = None,
     retry_on_result: Callable[[Any], bool] | None = None,
+    retry_policies: Any = None,
 ) -> TaskOptions:
     at = f"@task on {where(fn)}"
     task_name = _check_name(name, fn, at)
@@ -60,17 +61,19 @@ def build_task_options(
             f"{at}: retry_on_result={retry_on_result!r} must be a function of the result "
             "returning True to retry"
         )
+    base = RetryPolicy.build(
+        where=at,
+        retries=retries,
+        retry_delay=retry_delay,
+        backoff=backoff,
+        max_retry_delay=max_retry_delay,
+        jitter=jitter,
+        retry_on=retry_on,
+    )
     return TaskOptions(
         name=task_name,
-        retry=RetryPolicy.build(
-            where=at,
-            retries=retries,
-            retry_delay=retry_delay,
-            backoff=backoff,
-            max_retry_delay=max_retry_delay,
-            jitter=jitter,
-            retry_on=retry_on,
-        ),
+        retry=base,
+        retry_policies=policies_by_type(retry_policies, base=base, where=at),
         timeout=_timeout(timeout, at),
         cache_key=cache_key,
         cache_ttl=None if ttl is None else timedelta(seconds=ttl),
@@ -129,6 +132,7 @@ def task(
     on_failure: Any = ...,
     compensate: Any = ...,
     retry_on_result: Callable[[Any], bool] | None = ...,
+    retry_policies: Any = ...,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 def task(fn: Any = None, /, **options: Any) -> Any:
     """Declare a task: ``@task`` or ``@task(retries=3, retry_delay=[1, 5, 30])``."""
@@ -215,7 +219,7 @@ def _unknown(exc: TypeError) -> str:
         option = text.split("'")[-2] if "'" in text else text
         return (
             f"unknown option {option!r}; @task takes name, retries, retry_delay, backoff, "
-            "max_retry_delay, jitter, retry_on, retry_on_result, timeout, cache_key, "
+            "max_retry_delay, jitter, retry_on, retry_on_result, retry_policies, timeout, cache_key, "
             "cache_ttl, tags, serializer, on_failure, compensate"
         )
     return text

@@ -72,6 +72,7 @@ class TaskOptions:
     on_failure: tuple[Any, ...] = ()  # tasks run with a Failure when the step fails
     compensate: Any = None  # a task run with the step's result if the run fails later
     retry_on_result: Callable[[Any], bool] | None = None  # True: retry as if it failed
+    retry_policies: tuple[tuple[type[BaseException], RetryPolicy], ...] = ()  # by type
 
 
 class Task(_Definition[P, R]):
@@ -144,6 +145,17 @@ def _task_kwargs(options: TaskOptions) -> dict[str, Any]:
         "on_failure": list(options.on_failure),
         "compensate": options.compensate,
         "retry_on_result": options.retry_on_result,
+        "retry_policies": {kind: _policy_kwargs(p) for kind, p in options.retry_policies} or None,
+    }
+
+
+def _policy_kwargs(policy: RetryPolicy) -> dict[str, Any]:
+    return {
+        "retries": policy.retries,
+        "retry_delay": list(policy.delays),
+        "backoff": policy.backoff,
+        "max_retry_delay": policy.max_delay,
+        "jitter": policy.jitter,
     }
 
 

@@ -100,6 +100,65 @@ class RetryPolicy:
         return max(0.0, seconds)
 
 
+def policies_by_type(
+    value: object, *, base: RetryPolicy, where: str
+) -> tuple[tuple[type[BaseException], RetryPolicy], ...]:
+    """``retry_policies={ConnectionError: 5, TimeoutError: {"retries": 2, ...}}``: per
+    exception type, a number of retries or the retry options (others as the task's)."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise DefinitionError(
+            f"{where}: retry_policies={value!r} must map exception types to a number of "
+            "retries or a dict of retry options"
+        )
+    policies = []
+    for kind, spec in value.items():
+        if not (isinstance(kind, type) and issubclass(kind, BaseException)):
+            raise DefinitionError(f"{where}: retry_policies key {kind!r} is not an exception type")
+        options = {"retries": spec} if isinstance(spec, int) else spec
+        if not isinstance(options, dict):
+            raise DefinitionError(
+                f"{where}: retry_policies[{kind.__name__}]={spec!r} must be a number of "
+                "retries or a dict of retry options"
+            )
+        unknown = set(options) - {"retries", "retry_delay", "backoff", "max_retry_delay", "jitter"}
+        if unknown:
+            raise DefinitionError(
+                f"{where}: retry_policies[{kind.__name__}] has unknown option(s) {sorted(unknown)}"
+            )
+        policies.append(
+            (
+                kind,
+                RetryPolicy.build(
+                    where=f"{where} retry_policies[{kind.__name__}]",
+                    retries=options.get("retries", base.retries),
+                    retry_delay=options.get("retry_delay", list(base.delays)),
+                    backoff=options.get("backoff", base.backoff),
+                    max_retry_delay=options.get("max_retry_delay", base.max_delay),
+                    jitter=options.get("jitter", base.jitter),
+                    retry_on=kind,
+                ),
+            )
+        )
+    return tuple(policies)
+
+
+def policy_for(
+    exc: BaseException,
+    base: RetryPolicy,
+    by_type: tuple[tuple[type[BaseException], RetryPolicy], ...],
+) -> RetryPolicy:
+    """The policy for ``exc``: the most specific type in ``by_type``, else ``base``."""
+    if by_type:
+        table = dict(by_type)
+        for kind in type(exc).__mro__:
+            policy = table.get(kind)
+            if policy is not None:
+                return policy
+    return base
+
+
 def _retry_on(value: object, where: str) -> RetryOn:
     if isinstance(value, type) and issubclass(value, BaseException):
         return (value,)

@@ -17,8 +17,10 @@ from legato.clock import utcnow
 from legato.engine.context import StepContext, cleaning_up, current_step
 from legato.engine.failures import failure_of, run_handlers
 from legato.engine.futures import StepFuture
+from legato.engine.retries import policy_for
 from legato.errors import (
     Cancelled,
+    Permanent,
     ResultRejected,
     RunFailedError,
     SerializationError,
@@ -138,7 +140,7 @@ def _attempts(
             info = error_info(exc, task_name=task.name)
             retry = attempt - first
             if _retryable(options, exc, retry):
-                delay = options.retry.delay(retry)
+                delay = policy_for(exc, options.retry, options.retry_policies).delay(retry)
                 ex.record_step(
                     replace(running, state=StepState.RETRYING, error=info),
                     message=f"attempt {attempt} failed ({info.summary()}); "
@@ -195,6 +197,10 @@ def _retryable(options: Any, exc: Exception, retry: int) -> bool:
         return False
     if isinstance(exc, ResultRejected):
         return bool(retry <= options.retry.retries)
+    if options.retry_policies:
+        policy = policy_for(exc, options.retry, options.retry_policies)
+        if policy is not options.retry:
+            return not isinstance(exc, Permanent) and retry <= policy.retries
     return bool(options.retry.should_retry(exc, retry))
 
 
