@@ -28,6 +28,7 @@ from legato.errors import (
     StepTimeoutError,
     StoreError,
 )
+from legato.notifications.notify import notifier, notify
 from legato.states import RunState, StepState
 
 __version__ = "0.1.0"
@@ -58,6 +59,8 @@ __all__ = [
     "gather",
     "get_run",
     "get_run_context",
+    "notifier",
+    "notify",
     "resume",
     "task",
     "use_executor",

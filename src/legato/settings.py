@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -12,6 +12,9 @@ class Settings:
     db_url: str
     max_workers: int
     durability: str  # "normal": survives a process crash; "full": survives power loss
+    # Notification channel name -> URL, from LEGATO_NOTIFY_<NAME>=<url> (name lower-cased).
+    # Kept as text here; legato.notifications parses and validates them.
+    notify_channels: dict[str, str] = field(default_factory=dict)
 
 
 def default_db_url(home: Path) -> str:
@@ -41,4 +44,23 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         db_url=env.get("LEGATO_DB") or default_db_url(home),
         max_workers=max_workers,
         durability=durability,
+        notify_channels=_notify_channels(env),
     )
+
+
+NOTIFY_PREFIX = "LEGATO_NOTIFY_"
+
+
+def _notify_channels(env: dict[str, str]) -> dict[str, str]:
+    channels: dict[str, str] = {}
+    for key, url in sorted(env.items()):
+        if key.startswith(NOTIFY_PREFIX) and len(key) > len(NOTIFY_PREFIX):
+            # Never echo the value: a channel URL usually holds a password or token.
+            if not url.strip():
+                raise ValueError(
+                    f"{key} is set but empty; set it to a channel URL (for example "
+                    "https://hooks.example.com/..., smtp://user:pw@host:587?from=...&to=..., "
+                    "slack://...) or unset it."
+                )
+            channels[key[len(NOTIFY_PREFIX) :].lower()] = url.strip()
+    return channels

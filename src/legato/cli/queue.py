@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from legato.cli.console import err, out, user_errors, write_json
+from legato.cli.console import err, fail, out, user_errors, write_json
 from legato.cli.options import DbOption, JsonOption, open_cli_store
 from legato.cli.run import PARAM_HELP, TARGET_HELP, flow_arguments, load_flow
 
@@ -119,10 +119,15 @@ def worker_command(
     Example: legato worker --concurrency 8 --queue default --queue nightly
     """
     from legato.executors import executor_from_url
+    from legato.notifications.channels import configured_channels
     from legato.worker import Worker, WorkerOptions
 
     store = open_cli_store(ctx, db)
     with user_errors():
+        try:
+            configured_channels()  # a bad LEGATO_NOTIFY_* fails now, not at the first failure
+        except ValueError as exc:
+            fail(str(exc))
         chosen = executor_from_url(executor)
         worker = Worker(
             store,  # type: ignore[arg-type]
