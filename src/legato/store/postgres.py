@@ -325,9 +325,10 @@ class PostgresStore(SqlStore):
 
     # -- the run queue: PostgreSQL's own SQL ------------------------------------------
 
-    def _lock_run_row(self, cur: Cursor, run_id: str) -> Any:
-        # NO KEY UPDATE conflicts with a claim's UPDATE, not with inserting steps.
-        return cur.execute(self._q.select_lease_epoch + " FOR NO KEY UPDATE", (run_id,)).fetchone()
+    def _lease_epochs_sql(self, count: int) -> str:
+        # NO KEY UPDATE conflicts with a claim's UPDATE, not with inserting steps; rows are
+        # locked in the query's run id order.
+        return super()._lease_epochs_sql(count) + " FOR NO KEY UPDATE"
 
     def _candidates(self, cur: Cursor, sql: str, params: Sequence[Any]) -> list[Any]:
         # Concurrent claimers each lock their own candidates instead of queueing up

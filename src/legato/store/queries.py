@@ -128,6 +128,10 @@ RELEASE_RUN = (
     "WHERE run_id = ? AND owner = ? AND lease_epoch = ? AND state IN ('running', 'waiting')"
 )
 SELECT_LEASE_EPOCH = "SELECT lease_epoch FROM runs WHERE run_id = ?"
+# record_fenced: the epochs of several runs at once, in one order ("{runs}": one mark each).
+SELECT_LEASE_EPOCHS = (
+    "SELECT run_id, lease_epoch FROM runs WHERE run_id IN ({runs}) ORDER BY run_id"
+)
 WORKER_COLUMNS = "worker_id, host, pid, queues, concurrency, started_at, heartbeat_at, running"
 UPSERT_WORKER = (
     f"INSERT INTO workers ({WORKER_COLUMNS}) VALUES ({_marks(8)}) "
@@ -189,6 +193,7 @@ class Queries:
     renew_lease: str = RENEW_LEASE
     release_run: str = RELEASE_RUN
     select_lease_epoch: str = SELECT_LEASE_EPOCH
+    select_lease_epochs: str = SELECT_LEASE_EPOCHS
     upsert_worker: str = UPSERT_WORKER
     delete_worker: str = DELETE_WORKER
     select_workers: str = SELECT_WORKERS

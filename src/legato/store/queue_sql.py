@@ -1,8 +1,8 @@
 """The run queue on SQL (``QueueStore``): submit, claim, leases, fencing, workers, limits.
 
 Shared by every SQL backend through ``SqlStore``; a dialect overrides the hooks at the
-top (``_lock_run_row`` and ``_candidates``) where its SQL can do better, such as
-PostgreSQL's ``FOR UPDATE SKIP LOCKED``.
+top (``_lease_epochs_sql``, ``_candidates``, ``_notify_work``) where its SQL can do
+better, such as PostgreSQL's ``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations
@@ -50,12 +50,16 @@ class SqlQueue:
 
     # -- dialect hooks ----------------------------------------------------------------
 
-    def _lock_run_row(self, cur: Cursor, run_id: str) -> Any:
-        """The run's lease epoch, read so that no claim can change it before commit.
+    def _lock_run_rows(self, cur: Cursor, run_ids: Sequence[str]) -> dict[str, int]:
+        """The runs' lease epochs, read in run id order so that no claim can change them
+        before commit, in one round trip.
 
         SQLite's write transaction already excludes other writers; PostgreSQL adds
-        ``FOR UPDATE``."""
-        return cur.execute(self._q.select_lease_epoch, (run_id,)).fetchone()
+        ``FOR NO KEY UPDATE``."""
+        return dict(cur.execute(self._lease_epochs_sql(len(run_ids)), run_ids).fetchall())
+
+    def _lease_epochs_sql(self, count: int) -> str:
+        return self._q.select_lease_epochs.format(runs=", ".join([self.placeholder] * count))
 
     def _candidates(self, cur: Cursor, sql: str, params: Sequence[Any]) -> list[Any]:
         """Rows of a claim's candidate query (PostgreSQL appends SKIP LOCKED)."""
@@ -239,11 +243,12 @@ class SqlQueue:
         batch = rows.encode_batch(changes)
         # Locking rows in one order keeps two writers from waiting on each other.
         ordered = sorted(fences, key=lambda fence: fence.run_id)
+        run_ids = [fence.run_id for fence in ordered]
 
         def work(cur: Cursor, _: None) -> None:
+            epochs = self._lock_run_rows(cur, run_ids) if run_ids else {}
             for fence in ordered:
-                row = self._lock_run_row(cur, fence.run_id)
-                if row is None or row[0] != fence.epoch:
+                if epochs.get(fence.run_id) != fence.epoch:
                     raise LeaseLostError(fence.run_id, fence.epoch)
             self._apply(cur, batch)
 
