@@ -140,6 +140,11 @@ def run_json(run: RunRecord) -> dict[str, Any]:
         "parent_step_key": run.parent_step_key,
         "owner": run.owner,
         "tags": list(run.tags),
+        "queue": run.queue,
+        "priority": run.priority,
+        "idempotency_key": run.idempotency_key,
+        "lease_epoch": run.lease_epoch,
+        "lease_expires_at": iso(run.lease_expires_at),
     }
 
 
@@ -258,7 +263,22 @@ def run_details(run: RunRecord) -> Table:
         took = format_duration(run.started_at, run.finished_at)
         grid.add_row("Finished", f"{format_time(run.finished_at)}  ({took})")
     if run.owner:
-        grid.add_row("Owner", Text(run.owner))
+        owner = Text(run.owner)
+        if run.lease_expires_at is not None:
+            owner.append(
+                f"  (lease until {format_time(run.lease_expires_at)}, epoch {run.lease_epoch})",
+                style="dim",
+            )
+        grid.add_row("Owner", owner)
+    if run.queue != "default" or run.priority or run.idempotency_key:
+        queue = Text(run.queue)
+        if run.priority:
+            queue.append(f"  priority {run.priority}")
+        if run.idempotency_key:
+            queue.append(f"  key {run.idempotency_key}", style="dim")
+        grid.add_row("Queue", queue)
+    if run.tags:
+        grid.add_row("Tags", Text(", ".join(run.tags)))
     if run.parent_run_id:
         grid.add_row("Parent", Text(f"{run.parent_run_id}, step {run.parent_step_key}"))
     if run.result is not None:
