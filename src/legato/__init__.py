@@ -13,6 +13,7 @@ from legato.engine.failures import Failure
 from legato.engine.futures import StepFuture, gather
 from legato.engine.handles import RunHandle
 from legato.engine.launch import cancel, resume
+from legato.engine.waits import sleep, sleep_until
 from legato.errors import (
     Cancelled,
     DefinitionError,
@@ -62,6 +63,8 @@ __all__ = [
     "notifier",
     "notify",
     "resume",
+    "sleep",
+    "sleep_until",
     "task",
     "use_executor",
     "use_store",

@@ -47,6 +47,7 @@ class RunRecord:
     idempotency_key: str | None = None
     lease_epoch: int = 0  # incremented by every claim; fences the claimer's writes
     lease_expires_at: datetime | None = None  # set while a worker holds the run
+    wake_at: datetime | None = None  # a waiting run is runnable again from this time
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -213,3 +213,24 @@ def test_a_failed_run_retried_through_the_queue_keeps_its_completed_steps(any_cl
     assert done.returncode == 0, done.stderr
     cluster.wait_for(lambda: run_state(cluster, run_id) is RunState.COMPLETED, "the retry")
     assert cluster.lines() == ["fetch 4", "fixed 4"]  # fetch was not run again
+
+
+def test_a_sleeping_run_is_resumed_by_a_worker_started_after_it_went_to_sleep(cluster) -> None:
+    done = subprocess.run(
+        [str(cluster_legato()), "run", f"{FLOWS}:sleepy", "-p", "seconds=2"],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 3, (done.stdout, done.stderr)  # waiting
+    assert "legato runs resume" in done.stdout
+    store = cluster.store()
+    (run,) = store.list_runs(RunFilter())
+    assert run.state is RunState.WAITING and run.owner is None
+    assert len(cluster.lines()) == 1  # the step before the sleep ran; nothing holds the run
+    cluster.worker()  # started only now
+    cluster.wait_for(lambda: run_state(cluster, run.run_id) is RunState.COMPLETED, "the wake-up")
+    assert [line.split()[1] for line in cluster.lines()] == ["1", "2"]  # step 1 not re-run
+    assert store.get_run(run.run_id).finished_at >= run.wake_at
+    store.close()

@@ -58,3 +58,13 @@ def needs_fix(n: int) -> int:
 @flow
 def fix_me(n: int) -> int:
     return needs_fix(fetch_once(n))
+
+
+@flow
+def sleepy(seconds: float = 2.0) -> str:
+    record_once(1)
+    import legato
+
+    legato.sleep(seconds)
+    record_once(2)
+    return "woke up"

@@ -34,7 +34,7 @@ from legato.cli.console import (
     write_json,
 )
 from legato.cli.live import RunMonitor
-from legato.cli.render import ICONS, STATE_STYLES, format_duration, jsonable
+from legato.cli.render import ICONS, STATE_STYLES, format_duration, format_time, jsonable
 
 if TYPE_CHECKING:
     from legato.engine.handles import RunHandle
@@ -117,6 +117,10 @@ def outcome(record: RunRecord, value: Any) -> Group:
     elif record.error is not None:
         grid.add_row("  error", Text(record.error.summary(), style="red"))
         grid.add_row("  details", f"legato runs show {record.run_id} --traceback")
+    if state == "waiting" and record.wake_at is not None:
+        grid.add_row(
+            "  wakes", f"{format_time(record.wake_at)}: a worker (legato worker) resumes it"
+        )
     if state in ("waiting", "paused", "pending"):
         grid.add_row("  resume", f"legato runs resume {record.run_id}")
     return Group(headline, grid)

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from legato.clock import utcnow
@@ -27,11 +28,13 @@ from legato.engine.futures import StepFuture
 from legato.engine.handles import RunHandle
 from legato.engine.recorder import Recorder
 from legato.engine.steps import error_info, execute_step, futures_in
+from legato.engine.waits import INLINE_WAIT, Suspended
 from legato.errors import (
     Cancelled,
     FlowTimeoutError,
     LeaseLostError,
     NonDeterminismError,
+    RunStateError,
     SerializationError,
 )
 from legato.executors.base import Executor
@@ -176,6 +179,37 @@ class RunExecution:
             return execute_step(self, task, key, seq, args, {}, prior)
         finally:
             cleaning_up.reset(token)
+
+    def wait_until(self, wake_at: Callable[[], datetime]) -> None:
+        """A durable timer as the step ``sleep#n``: slept through when due soon, else the
+        run is suspended (``Suspended``) until a worker resumes it at its wake time."""
+        key, seq = self.next_key("sleep")
+        prior = self.replayed(key, seq, "sleep")
+        if prior is not None and prior.state is StepState.COMPLETED:
+            return
+        self.check_live()
+        if prior is not None and prior.state is StepState.WAITING and prior.result:
+            wake = datetime.fromisoformat(loads(prior.result))  # the time first recorded
+            waiting = prior
+        else:
+            wake = wake_at()
+            waiting = StepRecord(
+                run_id=self.run_id,
+                key=key,
+                seq=seq,
+                task_name="sleep",
+                state=StepState.WAITING,
+                attempts=1,
+                started_at=utcnow(),
+                result=dumps(wake.isoformat()),
+            )
+            self.record_step(waiting, message=f"until {wake.isoformat()}", wait=True)
+        remaining = (wake - utcnow()).total_seconds()
+        if remaining > INLINE_WAIT:
+            raise Suspended(self.run_id, wake)
+        self.sleep(max(0.0, remaining))
+        done = replace(waiting, state=StepState.COMPLETED, finished_at=utcnow())
+        self.record_step(done, wait=True)
 
     def completed(self, task: Task[Any, Any], key: str, value: Any) -> None:
         """Note a completed (or replayed) step whose task has a compensation."""
@@ -433,6 +467,24 @@ class RunExecution:
                     payload = dumps(value)
                 except SerializationError as exc:
                     raise SerializationError(f"result of flow {self.flow_name!r}: {exc}") from None
+            except Suspended as suspended:
+                # The flow waits: record it waiting (giving up any worker lease) and free
+                # this thread; a worker resumes it by replay when it is due.
+                self._drain_futures()
+                self.record_run(
+                    replace(
+                        self.run, state=RunState.WAITING, owner=None, wake_at=suspended.wake_at
+                    ),
+                    message=f"waiting until {suspended.wake_at.isoformat()}",
+                )
+                handle._finish(
+                    exception=RunStateError(
+                        f"run {self.run_id} is waiting until {suspended.wake_at.isoformat()}; a "
+                        f"worker resumes it then (legato worker), or `legato runs resume "
+                        f"{self.run_id}` after that time"
+                    )
+                )
+                return
             except (RunReleased, LeaseLostError):
                 self.stopping = True  # the worker gives the run back, or lost it
                 self._drain_futures()
@@ -477,6 +529,7 @@ class RunExecution:
             self.record_run(
                 replace(
                     self.run,
+                    wake_at=None,
                     state=RunState.COMPLETED,
                     result=payload,
                     finished_at=utcnow(),
@@ -510,7 +563,9 @@ class RunExecution:
             state = RunState.CANCELLED
         info = error_info(exc)
         self.record_run(
-            replace(self.run, state=state, error=info, finished_at=utcnow(), owner=None),
+            replace(
+                self.run, state=state, error=info, finished_at=utcnow(), owner=None, wake_at=None
+            ),
             message=info.summary(),
         )
         handle._finish(exception=exc)

@@ -200,6 +200,7 @@ class MemoryStore(MemoryQueue):
                         owner=change.owner,
                         started_at=change.started_at,
                         finished_at=change.finished_at,
+                        wake_at=change.wake_at,
                         lease_expires_at=(
                             None
                             if change.state in LEASE_FREE

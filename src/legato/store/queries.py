@@ -18,7 +18,7 @@ def _marks(count: int) -> str:
 RUN_COLUMNS = (
     "run_id, flow_name, state, created_at, target, flow_version, params, result, "
     "serializer, error, parent_run_id, parent_step_key, owner, started_at, finished_at, tags, "
-    "queue, priority, idempotency_key, lease_epoch, lease_expires_at"
+    "queue, priority, idempotency_key, lease_epoch, lease_expires_at, wake_at"
 )
 STEP_COLUMNS = (
     "run_id, step_key, seq, task_name, state, attempts, started_at, finished_at, result, "
@@ -29,13 +29,13 @@ LOG_COLUMNS = "run_id, at, level, message, step_key"
 CACHE_COLUMNS = "cache_key, task_name, result, serializer, created_at, expires_at"
 
 # A run id that already exists inserts nothing (rowcount 0): the store reports a duplicate.
-INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(21)}) ON CONFLICT DO NOTHING"
+INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(22)}) ON CONFLICT DO NOTHING"
 # Only the fields that change while a run executes; the rest is fixed at creation. The
 # lease is cleared when the run ends or goes back to pending (the CASE flag); otherwise
 # it is left to claim/renew, so a stale copy of the run cannot shorten it.
 UPDATE_RUN = (
     "UPDATE runs SET state = ?, result = ?, serializer = ?, error = ?, owner = ?, "
-    "started_at = ?, finished_at = ?, "
+    "started_at = ?, finished_at = ?, wake_at = ?, "
     "lease_expires_at = CASE WHEN ? THEN NULL ELSE lease_expires_at END WHERE run_id = ?"
 )
 UPSERT_STEP = (
@@ -82,6 +82,12 @@ CLAIM_PENDING = (
     "WHERE state = 'pending' AND queue IN ({queues}) "
     "ORDER BY priority DESC, created_at, run_id LIMIT ?"
 )
+CLAIM_DUE = (
+    "SELECT run_id, flow_name, tags, priority, created_at FROM runs "
+    "WHERE state = 'waiting' AND wake_at IS NOT NULL AND wake_at <= ? "
+    "AND lease_expires_at IS NULL AND queue IN ({queues}) "
+    "ORDER BY priority DESC, created_at, run_id LIMIT ?"
+)
 CLAIM_EXPIRED = (
     "SELECT run_id, flow_name, tags, priority, created_at FROM runs "
     "WHERE lease_expires_at IS NOT NULL AND lease_expires_at < ? "
@@ -93,7 +99,9 @@ CLAIM_UPDATE = (
     "UPDATE runs SET state = 'running', owner = ?, lease_epoch = lease_epoch + 1, "
     "lease_expires_at = ?, started_at = COALESCE(started_at, ?), finished_at = NULL "
     "WHERE run_id = ? AND (state = 'pending' OR (state IN ('running', 'waiting') "
-    "AND lease_expires_at IS NOT NULL AND lease_expires_at < ?))"
+    "AND lease_expires_at IS NOT NULL AND lease_expires_at < ?) "
+    "OR (state = 'waiting' AND lease_expires_at IS NULL AND wake_at IS NOT NULL "
+    "AND wake_at <= ?))"
 )
 COUNT_LIVE_OF_FLOW = (
     "SELECT COUNT(*) FROM runs WHERE flow_name = ? AND state IN ('running', 'waiting') "
@@ -185,6 +193,7 @@ class Queries:
     select_run_by_idempotency_key: str = SELECT_RUN_BY_IDEMPOTENCY_KEY
     claim_pending: str = CLAIM_PENDING
     claim_expired: str = CLAIM_EXPIRED
+    claim_due: str = CLAIM_DUE
     claim_update: str = CLAIM_UPDATE
     count_live_of_flow: str = COUNT_LIVE_OF_FLOW
     count_live_with_tag: str = COUNT_LIVE_WITH_TAG

@@ -16,7 +16,9 @@ from legato.store.base import check_limit
 if TYPE_CHECKING:
     pass
 
-LEASE_FREE = frozenset({RunState.PENDING, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED})
+LEASE_FREE = frozenset(
+    {RunState.PENDING, RunState.WAITING, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED}
+)
 _HELD = (RunState.RUNNING, RunState.WAITING)
 
 
@@ -78,6 +80,12 @@ class MemoryQueue:
                         r.state in _HELD
                         and r.lease_expires_at is not None
                         and r.lease_expires_at < now
+                    )
+                    or (
+                        r.state is RunState.WAITING
+                        and r.lease_expires_at is None
+                        and r.wake_at is not None
+                        and r.wake_at <= now
                     )
                 )
             ]

@@ -126,17 +126,22 @@ class SqlQueue:
 
         def work(cur: Cursor, _: None) -> RunRecord | None:
             limits = dict(cur.execute(q.select_limits).fetchall())
-            found = self._candidates(
-                cur, q.claim_pending.format(queues=marks), (*queues, CANDIDATES)
-            ) + self._candidates(
-                cur, q.claim_expired.format(queues=marks), (now_us, *queues, CANDIDATES)
+            found = (
+                self._candidates(cur, q.claim_pending.format(queues=marks), (*queues, CANDIDATES))
+                + self._candidates(
+                    cur, q.claim_expired.format(queues=marks), (now_us, *queues, CANDIDATES)
+                )
+                + self._candidates(
+                    cur, q.claim_due.format(queues=marks), (now_us, *queues, CANDIDATES)
+                )
             )
             # Pending and expired runs compete on the same terms: priority, then age.
             found.sort(key=lambda row: (-row[3], row[4], row[0]))
             for run_id, flow_name, tags_json, _priority, _created in found:
                 if limits and self._at_limit(cur, limits, flow_name, tags_json, now_us):
                     continue
-                cur.execute(q.claim_update, (worker_id, expires_us, now_us, run_id, now_us))
+                claim = (worker_id, expires_us, now_us, run_id, now_us, now_us)
+                cur.execute(q.claim_update, claim)
                 if cur.rowcount == 1:
                     run = rows.decode_run(cur.execute(q.select_run, (run_id,)).fetchone())
                     event = EventRecord(

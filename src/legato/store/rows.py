@@ -85,6 +85,7 @@ def run_row(run: RunRecord) -> Row:
         run.idempotency_key,
         run.lease_epoch,
         micros_or_none(run.lease_expires_at),
+        micros_or_none(run.wake_at),
     )
 
 
@@ -98,6 +99,7 @@ def run_update_row(run: RunRecord) -> Row:
         run.owner,
         micros_or_none(run.started_at),
         micros_or_none(run.finished_at),
+        micros_or_none(run.wake_at),
         RunState(run.state) in _LEASE_FREE,
         run.run_id,
     )
@@ -172,10 +174,14 @@ def decode_run(row: Row) -> RunRecord:
         idempotency_key=row[18],
         lease_epoch=row[19],
         lease_expires_at=from_micros(row[20]),
+        wake_at=from_micros(row[21]),
     )
 
 
-_LEASE_FREE = frozenset({RunState.PENDING, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED})
+# States in which no worker holds the run: recording one gives the lease up.
+_LEASE_FREE = frozenset(
+    {RunState.PENDING, RunState.WAITING, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED}
+)
 
 
 def worker_row(worker: WorkerRecord) -> Row:
