@@ -13,7 +13,7 @@ from legato.engine.failures import Failure
 from legato.engine.futures import StepFuture, gather
 from legato.engine.handles import RunHandle
 from legato.engine.launch import cancel, resume
-from legato.engine.waits import sleep, sleep_until
+from legato.engine.waits import send_event, sleep, sleep_until, wait_for_event
 from legato.errors import (
     Cancelled,
     DefinitionError,
@@ -28,6 +28,7 @@ from legato.errors import (
     SerializationError,
     StepTimeoutError,
     StoreError,
+    WaitTimeout,
 )
 from legato.notifications.notify import notifier, notify
 from legato.states import RunState, StepState
@@ -55,6 +56,7 @@ __all__ = [
     "StepTimeoutError",
     "StoreError",
     "Task",
+    "WaitTimeout",
     "cancel",
     "flow",
     "gather",
@@ -63,8 +65,10 @@ __all__ = [
     "notifier",
     "notify",
     "resume",
+    "send_event",
     "sleep",
     "sleep_until",
+    "wait_for_event",
     "task",
     "use_executor",
     "use_store",

@@ -15,6 +15,7 @@
     ├── NotificationError      a notification channel did not accept a message (retried)
     ├── StepTimeoutError       an attempt ran past its task's timeout (retried like any error)
     ├── FlowTimeoutError       a run ran past its flow's timeout
+    ├── WaitTimeout            a durable wait ran out of time and had no default
     ├── Cancelled              the run was cancelled (also an asyncio-style control signal)
     ├── ResultRejected         a result its task's retry_on_result rejected (retried)
     └── Permanent              raise it (or subclass it) from a task to skip the remaining retries
@@ -102,6 +103,10 @@ class StepTimeoutError(LegatoError, TimeoutError):
 
 class FlowTimeoutError(LegatoError, TimeoutError):
     """A run ran longer than its flow's ``timeout``."""
+
+
+class WaitTimeout(LegatoError, TimeoutError):
+    """A wait (``wait_for_event``) reached its timeout with no default given."""
 
 
 class Cancelled(LegatoError):

@@ -48,6 +48,7 @@ class RunRecord:
     lease_epoch: int = 0  # incremented by every claim; fences the claimer's writes
     lease_expires_at: datetime | None = None  # set while a worker holds the run
     wake_at: datetime | None = None  # a waiting run is runnable again from this time
+    waiting_for: str | None = None  # the event name a waiting run expects
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -56,6 +57,19 @@ class Fence:
 
     run_id: str
     epoch: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SentEvent:
+    """An event sent to flows (``legato events send``); kept so that none is lost."""
+
+    name: str
+    payload: str  # JSON text
+    sent_at: datetime
+    key: str | None = None
+    run_id: str | None = None  # for one run only, else for any run waiting on ``name``
+    by: str | None = None
+    id: int | None = None  # assigned by the store
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

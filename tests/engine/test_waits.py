@@ -57,7 +57,7 @@ def test_a_long_sleep_suspends_the_run_and_a_worker_resumes_it(sqlite_store) -> 
     record = handle.record
     assert record.state is RunState.WAITING and record.owner is None
     assert record.wake_at is not None
-    with pytest.raises(RunStateError, match="waiting until"):
+    with pytest.raises(RunStateError, match="waiting for its timer until"):
         handle.result()
     assert LEDGER == ["before"]
     steps = {s.key: s.state for s in handle.steps}

@@ -89,6 +89,9 @@ def test_a_paused_worker_cannot_write_after_its_lease_was_taken(cluster) -> None
         lambda: any("start" in line and "slow_step#2" in line for line in cluster.lines()),
         "step 2 to start",
     )
+    # Stop it inside the step's body, after its "running" record was flushed: a process
+    # frozen in the middle of an SQLite write would hold the file's lock for everyone.
+    time.sleep(0.15)
     first.send_signal(signal.SIGSTOP)
     second = cluster.worker("--lease", "5")
     store = cluster.store()

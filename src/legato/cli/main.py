@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from legato.cli.db import db_app
+from legato.cli.events import events_app
 from legato.cli.options import DB_HELP
 from legato.cli.queue import limits_app, submit_command, worker_command, workers_app
 from legato.cli.run import run_command
@@ -34,6 +35,7 @@ app.command("submit", no_args_is_help=True)(submit_command)
 app.command("worker")(worker_command)
 app.add_typer(workers_app, name="workers")
 app.add_typer(limits_app, name="limits")
+app.add_typer(events_app, name="events")
 app.add_typer(db_app, name="db")
 
 

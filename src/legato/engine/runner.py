@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from legato.clock import utcnow
@@ -36,10 +36,19 @@ from legato.errors import (
     NonDeterminismError,
     RunStateError,
     SerializationError,
+    WaitTimeout,
 )
 from legato.executors.base import Executor
 from legato.ids import new_run_id
-from legato.records import Change, EventRecord, Fence, LogRecord, RunRecord, StepRecord
+from legato.records import (
+    Change,
+    EventRecord,
+    Fence,
+    LogRecord,
+    RunRecord,
+    SentEvent,
+    StepRecord,
+)
 from legato.serialization import dumps, loads
 from legato.states import RunState, StepState
 from legato.store.base import Store
@@ -68,6 +77,7 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+_ABSENT = object()  # a payload entry that is not there matches nothing
 DERIVED_SEQ = 1 << 40  # derived steps (handlers, compensations) sort after the flow's own
 COMPENSATING = "unwinding after"  # the run event that marks failure handling in progress
 
@@ -210,6 +220,90 @@ class RunExecution:
         self.sleep(max(0.0, remaining))
         done = replace(waiting, state=StepState.COMPLETED, finished_at=utcnow())
         self.record_step(done, wait=True)
+
+    def wait_for_event(
+        self,
+        name: str,
+        *,
+        match: dict[str, Any] | None,
+        key: str | None,
+        timeout: float | None,
+        default: Any,
+    ) -> Any:
+        """The step ``wait_for_event#n``: an event's payload, or the timeout's outcome."""
+        step_key, seq = self.next_key("wait_for_event")
+        prior = self.replayed(step_key, seq, "wait_for_event")
+        if prior is not None and prior.state is StepState.COMPLETED:
+            return self._event_outcome(loads(prior.result), name, default)  # type: ignore[arg-type]
+        self.check_live()
+        if prior is not None and prior.state is StepState.WAITING and prior.result:
+            deadline_text = loads(prior.result).get("deadline")
+            waiting = prior
+        else:
+            deadline = None if timeout is None else utcnow() + timedelta(seconds=timeout)
+            deadline_text = None if deadline is None else deadline.isoformat()
+            waiting = StepRecord(
+                run_id=self.run_id,
+                key=step_key,
+                seq=seq,
+                task_name="wait_for_event",
+                state=StepState.WAITING,
+                attempts=1,
+                started_at=utcnow(),
+                result=dumps({"name": name, "deadline": deadline_text}),
+            )
+            until = f" until {deadline_text}" if deadline_text else ""
+            self.record_step(waiting, message=f"for event {name!r}{until}", wait=True)
+        deadline = None if deadline_text is None else datetime.fromisoformat(deadline_text)
+        event = self.find_event(name, match=match, key=key)
+        if event is not None:
+            outcome = {"timeout": False, "event_id": event.id, "payload": loads(event.payload)}
+        elif deadline is not None and utcnow() >= deadline:
+            outcome = {"timeout": True}
+        else:
+            raise Suspended(self.run_id, deadline, waiting_for=name)
+        done = replace(
+            waiting, state=StepState.COMPLETED, finished_at=utcnow(), result=dumps(outcome)
+        )
+        message = "timed out" if outcome["timeout"] else f"event {event.id if event else ''}"
+        self.record_step(done, message=message, wait=True)
+        return self._event_outcome(outcome, name, default)
+
+    def _event_outcome(self, outcome: dict[str, Any], name: str, default: Any) -> Any:
+        if not outcome["timeout"]:
+            return outcome["payload"]
+        from legato.engine.waits import _NO_DEFAULT
+
+        if default is _NO_DEFAULT:
+            raise WaitTimeout(
+                f"run {self.run_id}: no event {name!r} arrived before the wait's timeout; "
+                "catch legato.WaitTimeout, or give wait_for_event a default="
+            )
+        return default
+
+    def find_event(
+        self, name: str, *, match: dict[str, Any] | None = None, key: str | None = None
+    ) -> SentEvent | None:
+        """The oldest event for this run's wait that no earlier wait of the run took."""
+        taken = {
+            loads(step.result).get("event_id")  # type: ignore[arg-type]
+            for step in self.recorded.values()
+            if step.task_name == "wait_for_event" and step.state is StepState.COMPLETED
+        }
+        events = self.store.events_for(  # type: ignore[attr-defined]
+            name, run_id=self.run_id, since=self.run.created_at
+        )
+        for event in events:
+            if event.id in taken or (key is not None and event.key != key):
+                continue
+            if match:
+                payload = loads(event.payload)
+                if not isinstance(payload, dict) or any(
+                    payload.get(k, _ABSENT) != v for k, v in match.items()
+                ):
+                    continue
+            return event
+        return None
 
     def completed(self, task: Task[Any, Any], key: str, value: Any) -> None:
         """Note a completed (or replayed) step whose task has a compensation."""
@@ -468,22 +562,8 @@ class RunExecution:
                 except SerializationError as exc:
                     raise SerializationError(f"result of flow {self.flow_name!r}: {exc}") from None
             except Suspended as suspended:
-                # The flow waits: record it waiting (giving up any worker lease) and free
-                # this thread; a worker resumes it by replay when it is due.
                 self._drain_futures()
-                self.record_run(
-                    replace(
-                        self.run, state=RunState.WAITING, owner=None, wake_at=suspended.wake_at
-                    ),
-                    message=f"waiting until {suspended.wake_at.isoformat()}",
-                )
-                handle._finish(
-                    exception=RunStateError(
-                        f"run {self.run_id} is waiting until {suspended.wake_at.isoformat()}; a "
-                        f"worker resumes it then (legato worker), or `legato runs resume "
-                        f"{self.run_id}` after that time"
-                    )
-                )
+                self._suspend(handle, suspended)
                 return
             except (RunReleased, LeaseLostError):
                 self.stopping = True  # the worker gives the run back, or lost it
@@ -530,6 +610,7 @@ class RunExecution:
                 replace(
                     self.run,
                     wake_at=None,
+                    waiting_for=None,
                     state=RunState.COMPLETED,
                     result=payload,
                     finished_at=utcnow(),
@@ -538,6 +619,29 @@ class RunExecution:
             )
             handle._finish(value=value)
             return
+
+    def _suspend(self, handle: RunHandle, suspended: Suspended) -> None:
+        """The flow waits: record it waiting (giving up any worker lease) and free this
+        thread; a worker resumes it by replay when it is due."""
+        what = f"event {suspended.waiting_for!r}" if suspended.waiting_for else "its timer"
+        until = f" until {suspended.wake_at.isoformat()}" if suspended.wake_at else ""
+        waiting = replace(
+            self.run,
+            state=RunState.WAITING,
+            owner=None,
+            wake_at=suspended.wake_at,
+            waiting_for=suspended.waiting_for,
+        )
+        self.record_run(waiting, message=f"waiting for {what}{until}")
+        if suspended.waiting_for and self.find_event(suspended.waiting_for) is not None:
+            # An event sent while the run was being suspended: due at once.
+            self.record_run(replace(waiting, wake_at=utcnow()), message="an event arrived")
+        handle._finish(
+            exception=RunStateError(
+                f"run {self.run_id} is waiting for {what}{until}; a worker (legato worker) "
+                f"resumes it when it is due, or `legato runs resume {self.run_id}` then"
+            )
+        )
 
     def _unwind(self, exc: BaseException, *, attempts: int) -> None:
         """The run ends failed or cancelled: run the flow's ``on_failure`` handlers, then
@@ -564,7 +668,13 @@ class RunExecution:
         info = error_info(exc)
         self.record_run(
             replace(
-                self.run, state=state, error=info, finished_at=utcnow(), owner=None, wake_at=None
+                self.run,
+                state=state,
+                error=info,
+                finished_at=utcnow(),
+                owner=None,
+                wake_at=None,
+                waiting_for=None,
             ),
             message=info.summary(),
         )

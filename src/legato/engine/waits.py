@@ -11,6 +11,7 @@ wait step then completes and the flow carries on after it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from legato.clock import utcnow
 from legato.engine.context import current_run, current_step
@@ -26,10 +27,15 @@ class Suspended(BaseException):  # noqa: N818 - a control signal, like KeyboardI
     A ``BaseException`` so that a flow's ``except Exception`` does not swallow it.
     """
 
-    def __init__(self, run_id: str, wake_at: datetime) -> None:
+    def __init__(
+        self, run_id: str, wake_at: datetime | None, waiting_for: str | None = None
+    ) -> None:
         self.run_id = run_id
         self.wake_at = wake_at
-        super().__init__(f"run {run_id} waits until {wake_at.isoformat()}")
+        self.waiting_for = waiting_for
+        what = f"event {waiting_for!r}" if waiting_for else "its timer"
+        until = f" (until {wake_at.isoformat()})" if wake_at else ""
+        super().__init__(f"run {run_id} waits for {what}{until}")
 
 
 def sleep(duration: float | timedelta) -> None:
@@ -59,3 +65,61 @@ def sleep_until(when: datetime) -> None:
         time.sleep(max(0.0, (when - utcnow()).total_seconds()))
         return
     run.wait_until(lambda: when)
+
+
+_NO_DEFAULT: Any = object()
+
+
+def wait_for_event(
+    name: str,
+    *,
+    match: dict[str, Any] | None = None,
+    key: str | None = None,
+    timeout: float | timedelta | None = None,
+    default: Any = _NO_DEFAULT,
+) -> Any:
+    """Wait durably for the event ``name`` and return its payload.
+
+    Events are stored: the wait takes the oldest matching event sent since the run
+    started that no earlier wait of this run took, so an event sent before the flow gets
+    here is not lost. ``match`` keeps events whose payload has those entries; ``key``
+    those sent with that key. With ``timeout``, the wait ends then: it returns
+    ``default`` if one was given, else raises ``WaitTimeout`` (never confused with an
+    event whose payload is ``None``). While it waits the run holds nothing; sending the
+    event makes it due, and a worker resumes it by replay.
+    """
+    if not isinstance(name, str) or not name:
+        raise LegatoError(f"wait_for_event(name={name!r}): the name must be a non-empty string")
+    if match is not None and not isinstance(match, dict):
+        raise LegatoError(f"wait_for_event({name!r}, match={match!r}): match must be a dict")
+    seconds = None if timeout is None else to_seconds(timeout, option="timeout", where=name)
+    run = current_run.get()
+    if run is None or current_step.get() is not None:
+        raise LegatoError(
+            f"wait_for_event({name!r}) waits inside a running flow: call it in a @flow "
+            "function, not in a task or outside a flow"
+        )
+    return run.wait_for_event(name, match=match, key=key, timeout=seconds, default=default)
+
+
+def send_event(
+    name: str,
+    data: Any = None,
+    *,
+    key: str | None = None,
+    run_id: str | None = None,
+    by: str | None = None,
+    store: Any = None,
+) -> int:
+    """Send an event to the flows waiting for ``name`` (or to the run ``run_id`` only);
+    returns its id. The event is stored first, so a run that reaches its wait later still
+    finds it. Raises ``RunStateError`` when ``run_id`` has already ended."""
+    from legato.engine.context import resolve_store
+    from legato.records import SentEvent
+    from legato.serialization import dumps
+
+    opened = resolve_store(store)
+    sent = opened.send_event(  # type: ignore[attr-defined]
+        SentEvent(name=name, payload=dumps(data), sent_at=utcnow(), key=key, run_id=run_id, by=by)
+    )
+    return int(sent.id)

@@ -22,6 +22,7 @@ from legato.records import (
     LogRecord,
     RunFilter,
     RunRecord,
+    SentEvent,
     StepRecord,
     WorkerRecord,
 )
@@ -139,6 +140,15 @@ class QueueStore(Store, Protocol):
         still ``fence.epoch`` (locking those runs' rows, in run id order, for the
         transaction); otherwise raises ``LeaseLostError`` for the first stale run and
         writes nothing."""
+
+    def send_event(self, event: SentEvent) -> SentEvent:
+        """Store an event (with its id) and make the runs waiting for its name due now,
+        so a worker resumes them. For ``event.run_id`` only that run; then raises
+        ``RunNotFoundError``, or ``RunStateError`` if the run has already ended."""
+
+    def events_for(self, name: str, *, run_id: str, since: datetime) -> list[SentEvent]:
+        """Events named ``name`` sent at or after ``since``, for every run or for
+        ``run_id``, oldest first."""
 
     def heartbeat_worker(self, worker: WorkerRecord) -> None:
         """Insert or replace the worker's row."""

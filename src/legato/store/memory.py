@@ -22,6 +22,7 @@ from legato.records import (
     LogRecord,
     RunFilter,
     RunRecord,
+    SentEvent,
     StepRecord,
     WorkerRecord,
 )
@@ -132,6 +133,7 @@ class MemoryStore(MemoryQueue):
         self._last_event_id = 0
         self._workers: dict[str, WorkerRecord] = {}
         self._limits: dict[str, int] = {}
+        self._sent: list[SentEvent] = []
         self._work_signal = threading.Condition()
 
     def _check_open(self) -> None:
@@ -201,6 +203,7 @@ class MemoryStore(MemoryQueue):
                         started_at=change.started_at,
                         finished_at=change.finished_at,
                         wake_at=change.wake_at,
+                        waiting_for=change.waiting_for,
                         lease_expires_at=(
                             None
                             if change.state in LEASE_FREE

@@ -18,7 +18,7 @@ def _marks(count: int) -> str:
 RUN_COLUMNS = (
     "run_id, flow_name, state, created_at, target, flow_version, params, result, "
     "serializer, error, parent_run_id, parent_step_key, owner, started_at, finished_at, tags, "
-    "queue, priority, idempotency_key, lease_epoch, lease_expires_at, wake_at"
+    "queue, priority, idempotency_key, lease_epoch, lease_expires_at, wake_at, waiting_for"
 )
 STEP_COLUMNS = (
     "run_id, step_key, seq, task_name, state, attempts, started_at, finished_at, result, "
@@ -29,13 +29,13 @@ LOG_COLUMNS = "run_id, at, level, message, step_key"
 CACHE_COLUMNS = "cache_key, task_name, result, serializer, created_at, expires_at"
 
 # A run id that already exists inserts nothing (rowcount 0): the store reports a duplicate.
-INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(22)}) ON CONFLICT DO NOTHING"
+INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(23)}) ON CONFLICT DO NOTHING"
 # Only the fields that change while a run executes; the rest is fixed at creation. The
 # lease is cleared when the run ends or goes back to pending (the CASE flag); otherwise
 # it is left to claim/renew, so a stale copy of the run cannot shorten it.
 UPDATE_RUN = (
     "UPDATE runs SET state = ?, result = ?, serializer = ?, error = ?, owner = ?, "
-    "started_at = ?, finished_at = ?, wake_at = ?, "
+    "started_at = ?, finished_at = ?, wake_at = ?, waiting_for = ?, "
     "lease_expires_at = CASE WHEN ? THEN NULL ELSE lease_expires_at END WHERE run_id = ?"
 )
 UPSERT_STEP = (
@@ -156,6 +156,25 @@ UPSERT_LIMIT = (
 DELETE_LIMIT = "DELETE FROM concurrency_limits WHERE limit_key = ?"
 SELECT_LIMITS = "SELECT limit_key, max_runs FROM concurrency_limits"
 
+# -- events sent to flows -----------------------------------------------------------------
+INSERT_SENT_EVENT = (
+    "INSERT INTO sent_events (name, event_key, payload, sent_at, run_id, sent_by) "
+    "VALUES (?, ?, ?, ?, ?, ?) RETURNING id"
+)
+# Runs waiting for the event become due now, so a worker resumes them.
+WAKE_WAITING_FOR = (
+    "UPDATE runs SET wake_at = ? WHERE state = 'waiting' AND waiting_for = ? "
+    "AND (wake_at IS NULL OR wake_at > ?)"
+)
+WAKE_WAITING_RUN = (
+    "UPDATE runs SET wake_at = ? WHERE state = 'waiting' AND waiting_for = ? AND run_id = ? "
+    "AND (wake_at IS NULL OR wake_at > ?)"
+)
+SELECT_SENT_EVENTS = (
+    "SELECT id, name, event_key, payload, sent_at, run_id, sent_by FROM sent_events "
+    "WHERE name = ? AND sent_at >= ? AND (run_id IS NULL OR run_id = ?) ORDER BY id"
+)
+
 CREATE_MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
@@ -194,6 +213,10 @@ class Queries:
     claim_pending: str = CLAIM_PENDING
     claim_expired: str = CLAIM_EXPIRED
     claim_due: str = CLAIM_DUE
+    insert_sent_event: str = INSERT_SENT_EVENT
+    wake_waiting_for: str = WAKE_WAITING_FOR
+    wake_waiting_run: str = WAKE_WAITING_RUN
+    select_sent_events: str = SELECT_SENT_EVENTS
     claim_update: str = CLAIM_UPDATE
     count_live_of_flow: str = COUNT_LIVE_OF_FLOW
     count_live_with_tag: str = COUNT_LIVE_WITH_TAG

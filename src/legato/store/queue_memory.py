@@ -8,8 +8,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from legato.errors import IdempotencyConflictError, LeaseLostError
-from legato.records import Change, EventRecord, Fence, RunRecord, WorkerRecord
+from legato.errors import IdempotencyConflictError, LeaseLostError, RunNotFoundError, RunStateError
+from legato.records import Change, EventRecord, Fence, RunRecord, SentEvent, WorkerRecord
 from legato.states import RunState
 from legato.store.base import check_limit
 
@@ -30,6 +30,7 @@ class MemoryQueue:
     _workers: dict[str, WorkerRecord]
     _limits: dict[str, int]
     _work_signal: threading.Condition
+    _sent: list[SentEvent]
     url: str
 
     if TYPE_CHECKING:
@@ -240,6 +241,40 @@ class MemoryQueue:
                     raise LeaseLostError(fence.run_id, fence.epoch)
             self._check_runs_exist(batch)
             self._apply(batch)
+
+    def send_event(self, event: SentEvent) -> SentEvent:
+        with self._lock:
+            self._check_open()
+            if event.run_id is not None:
+                target = self._runs.get(event.run_id)
+                if target is None:
+                    raise RunNotFoundError(event.run_id)
+                if target.state.is_final:
+                    raise RunStateError(
+                        f"run {event.run_id} already ended ({target.state.value}); the event "
+                        f"{event.name!r} was not sent. Send it to a run that is still going."
+                    )
+            self._sent.append(replace(event, id=len(self._sent) + 1))
+            stored = self._sent[-1]
+            for run in list(self._runs.values()):
+                if (
+                    run.state is RunState.WAITING
+                    and run.waiting_for == event.name
+                    and (event.run_id is None or run.run_id == event.run_id)
+                    and (run.wake_at is None or run.wake_at > event.sent_at)
+                ):
+                    self._runs[run.run_id] = replace(run, wake_at=event.sent_at)
+        with self._work_signal:
+            self._work_signal.notify_all()
+        return stored
+
+    def events_for(self, name: str, *, run_id: str, since: datetime) -> list[SentEvent]:
+        with self._lock:
+            return [
+                e
+                for e in self._sent
+                if e.name == name and e.sent_at >= since and e.run_id in (None, run_id)
+            ]
 
     def heartbeat_worker(self, worker: WorkerRecord) -> None:
         with self._lock:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from legato.errors import IdempotencyConflictError, LeaseLostError, StoreError
-from legato.records import Change, EventRecord, Fence, RunRecord, WorkerRecord
+from legato.errors import IdempotencyConflictError, LeaseLostError, RunStateError, StoreError
+from legato.records import Change, EventRecord, Fence, RunRecord, SentEvent, WorkerRecord
 from legato.store import messages, rows
 from legato.store.base import check_limit
 
@@ -258,6 +259,54 @@ class SqlQueue:
             self._apply(cur, batch)
 
         self._write("record a batch of changes", work, None, changes)
+
+    # -- events sent to flows -------------------------------------------------------------
+
+    def send_event(self, event: SentEvent) -> SentEvent:
+        """See ``QueueStore.send_event``."""
+        q = self._q
+        if event.run_id is not None:
+            target = self.get_run(event.run_id)  # RunNotFoundError
+            if target.state.is_final:
+                raise RunStateError(
+                    f"run {event.run_id} already ended ({target.state.value}); the event "
+                    f"{event.name!r} was not sent. Send it to a run that is still going."
+                )
+        sent_us = rows.micros(event.sent_at)
+
+        def work(cur: Cursor, _: None) -> int:
+            row = (event.name, event.key, event.payload, sent_us, event.run_id, event.by)
+            event_id = int(cur.execute(q.insert_sent_event, row).fetchone()[0])
+            if event.run_id is None:
+                cur.execute(q.wake_waiting_for, (sent_us, event.name, sent_us))
+            else:
+                cur.execute(q.wake_waiting_run, (sent_us, event.name, event.run_id, sent_us))
+            self._notify_work(cur)
+            return event_id
+
+        event_id = self._write(f"send event {event.name!r}", work, None, ())
+        self._wake_local_workers()
+        return replace(event, id=event_id)
+
+    def events_for(self, name: str, *, run_id: str, since: datetime) -> list[SentEvent]:
+        """See ``QueueStore.events_for``."""
+        found = self._read(
+            lambda cur: cur.execute(
+                self._q.select_sent_events, (name, rows.micros(since), run_id)
+            ).fetchall()
+        )
+        return [
+            SentEvent(
+                id=row[0],
+                name=row[1],
+                key=row[2],
+                payload=row[3],
+                sent_at=rows.from_micros(row[4]),  # type: ignore[arg-type]
+                run_id=row[5],
+                by=row[6],
+            )
+            for row in found
+        ]
 
     # -- workers and limits ---------------------------------------------------------------
 

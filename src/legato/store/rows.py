@@ -86,6 +86,7 @@ def run_row(run: RunRecord) -> Row:
         run.lease_epoch,
         micros_or_none(run.lease_expires_at),
         micros_or_none(run.wake_at),
+        run.waiting_for,
     )
 
 
@@ -100,6 +101,7 @@ def run_update_row(run: RunRecord) -> Row:
         micros_or_none(run.started_at),
         micros_or_none(run.finished_at),
         micros_or_none(run.wake_at),
+        run.waiting_for,
         RunState(run.state) in _LEASE_FREE,
         run.run_id,
     )
@@ -175,6 +177,7 @@ def decode_run(row: Row) -> RunRecord:
         lease_epoch=row[19],
         lease_expires_at=from_micros(row[20]),
         wake_at=from_micros(row[21]),
+        waiting_for=row[22],
     )
 
 
