@@ -12,6 +12,7 @@ from legato.engine.definitions import Flow, Task
 from legato.engine.failures import Failure
 from legato.engine.futures import StepFuture, gather
 from legato.engine.handles import RunHandle
+from legato.engine.inputs import InputError, InputRejected, answer_input, wait_for_input
 from legato.engine.launch import cancel, resume
 from legato.engine.waits import send_event, sleep, sleep_until, wait_for_event
 from legato.errors import (
@@ -39,6 +40,8 @@ __all__ = [
     "Cancelled",
     "DefinitionError",
     "Failure",
+    "InputError",
+    "InputRejected",
     "Flow",
     "FlowTimeoutError",
     "LegatoError",
@@ -57,6 +60,7 @@ __all__ = [
     "StoreError",
     "Task",
     "WaitTimeout",
+    "answer_input",
     "cancel",
     "flow",
     "gather",
@@ -69,6 +73,7 @@ __all__ = [
     "sleep",
     "sleep_until",
     "wait_for_event",
+    "wait_for_input",
     "task",
     "use_executor",
     "use_store",

@@ -73,6 +73,18 @@ class SentEvent:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class InputAnswer:
+    """A person's answer to ``wait_for_input``: the first one for a run and name wins."""
+
+    run_id: str
+    name: str
+    decision: str  # "approved" or "rejected"
+    payload: str  # JSON: the accepted input, or the rejection's reason
+    answered_at: datetime
+    answered_by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class WorkerRecord:
     worker_id: str
     host: str

@@ -13,6 +13,7 @@ import typer
 
 from legato.cli.db import db_app
 from legato.cli.events import events_app
+from legato.cli.inputs import approve_command, inputs_app, reject_command
 from legato.cli.options import DB_HELP
 from legato.cli.queue import limits_app, submit_command, worker_command, workers_app
 from legato.cli.run import run_command
@@ -36,6 +37,9 @@ app.command("worker")(worker_command)
 app.add_typer(workers_app, name="workers")
 app.add_typer(limits_app, name="limits")
 app.add_typer(events_app, name="events")
+app.add_typer(inputs_app, name="inputs")
+app.command("approve", no_args_is_help=True)(approve_command)
+app.command("reject", no_args_is_help=True)(reject_command)
 app.add_typer(db_app, name="db")
 
 

@@ -256,6 +256,8 @@ class RunExecution:
             self.record_step(waiting, message=f"for event {name!r}{until}", wait=True)
         deadline = None if deadline_text is None else datetime.fromisoformat(deadline_text)
         event = self.find_event(name, match=match, key=key)
+        if event is None and self._due_soon(deadline):
+            event = self.find_event(name, match=match, key=key)
         if event is not None:
             outcome = {"timeout": False, "event_id": event.id, "payload": loads(event.payload)}
         elif deadline is not None and utcnow() >= deadline:
@@ -269,6 +271,85 @@ class RunExecution:
         self.record_step(done, message=message, wait=True)
         return self._event_outcome(outcome, name, default)
 
+    def wait_for_input(
+        self,
+        name: str,
+        *,
+        question: dict[str, Any],
+        timeout: float | None,
+        default: Any,
+        schema: Any,
+    ) -> Any:
+        """The step ``wait_for_input#n``: the accepted input, a rejection, or a timeout."""
+        from legato.engine.inputs import InputRejected, as_model
+
+        step_key, seq = self.next_key("wait_for_input")
+        prior = self.replayed(step_key, seq, "wait_for_input")
+        if prior is None or prior.state is not StepState.COMPLETED:
+            self.check_live()
+            if prior is not None and prior.state is StepState.WAITING and prior.result:
+                question = loads(prior.result)
+                waiting = prior
+            else:
+                deadline = None if timeout is None else utcnow() + timedelta(seconds=timeout)
+                question = {**question, "deadline": deadline and deadline.isoformat()}
+                waiting = StepRecord(
+                    run_id=self.run_id,
+                    key=step_key,
+                    seq=seq,
+                    task_name="wait_for_input",
+                    state=StepState.WAITING,
+                    attempts=1,
+                    started_at=utcnow(),
+                    result=dumps(question),
+                )
+                prompt = question.get("prompt") or "an answer"
+                self.record_step(waiting, message=f"input {name!r}: {prompt}", wait=True)
+            deadline_text = question.get("deadline")
+            deadline = None if deadline_text is None else datetime.fromisoformat(deadline_text)
+            answer = self.store.get_input(self.run_id, name)  # type: ignore[attr-defined]
+            if answer is None and self._due_soon(deadline):
+                answer = self.store.get_input(self.run_id, name)  # type: ignore[attr-defined]
+            if answer is not None:
+                outcome = {
+                    "timeout": False,
+                    "decision": answer.decision,
+                    "value": loads(answer.payload),
+                    "by": answer.answered_by,
+                    "at": answer.answered_at.isoformat(),
+                }
+            elif deadline is not None and utcnow() >= deadline:
+                outcome = {"timeout": True}
+            else:
+                raise Suspended(self.run_id, deadline, waiting_for=f"input:{name}")
+            done = replace(
+                waiting, state=StepState.COMPLETED, finished_at=utcnow(), result=dumps(outcome)
+            )
+            said = (
+                "timed out" if outcome["timeout"] else f"{outcome['decision']} by {outcome['by']}"
+            )
+            self.record_step(done, message=f"input {name!r} {said}", wait=True)
+        else:
+            outcome = loads(prior.result)  # type: ignore[arg-type]
+        if outcome["timeout"]:
+            return self._event_outcome(outcome, f"input {name!r}", default)
+        if outcome["decision"] == "rejected":
+            raise InputRejected(
+                run_id=self.run_id, name=name, reason=outcome["value"], by=outcome["by"]
+            )
+        return as_model(schema, outcome["value"])
+
+    def _due_soon(self, deadline: datetime | None) -> bool:
+        """A wait whose timeout comes within ``INLINE_WAIT`` is slept through here rather
+        than suspended; True when it slept (the caller looks once more)."""
+        if deadline is None:
+            return False
+        remaining = (deadline - utcnow()).total_seconds()
+        if remaining > INLINE_WAIT:
+            return False
+        self.sleep(max(0.0, remaining))
+        return True
+
     def _event_outcome(self, outcome: dict[str, Any], name: str, default: Any) -> Any:
         if not outcome["timeout"]:
             return outcome["payload"]
@@ -276,8 +357,8 @@ class RunExecution:
 
         if default is _NO_DEFAULT:
             raise WaitTimeout(
-                f"run {self.run_id}: no event {name!r} arrived before the wait's timeout; "
-                "catch legato.WaitTimeout, or give wait_for_event a default="
+                f"run {self.run_id}: no answer to {name!r} came before the wait's timeout; "
+                "catch legato.WaitTimeout, or give the wait a default="
             )
         return default
 
@@ -623,7 +704,13 @@ class RunExecution:
     def _suspend(self, handle: RunHandle, suspended: Suspended) -> None:
         """The flow waits: record it waiting (giving up any worker lease) and free this
         thread; a worker resumes it by replay when it is due."""
-        what = f"event {suspended.waiting_for!r}" if suspended.waiting_for else "its timer"
+        waiting_for = suspended.waiting_for
+        if waiting_for is None:
+            what = "its timer"
+        elif waiting_for.startswith("input:"):
+            what = f"input {waiting_for.removeprefix('input:')!r}"
+        else:
+            what = f"event {waiting_for!r}"
         until = f" until {suspended.wake_at.isoformat()}" if suspended.wake_at else ""
         waiting = replace(
             self.run,
@@ -633,7 +720,7 @@ class RunExecution:
             waiting_for=suspended.waiting_for,
         )
         self.record_run(waiting, message=f"waiting for {what}{until}")
-        if suspended.waiting_for and self.find_event(suspended.waiting_for) is not None:
+        if suspended.waiting_for and self._arrived(suspended.waiting_for):
             # An event sent while the run was being suspended: due at once.
             self.record_run(replace(waiting, wake_at=utcnow()), message="an event arrived")
         handle._finish(
@@ -642,6 +729,13 @@ class RunExecution:
                 f"resumes it when it is due, or `legato runs resume {self.run_id}` then"
             )
         )
+
+    def _arrived(self, waiting_for: str) -> bool:
+        """Whether what the run now waits for came while it was being suspended."""
+        if waiting_for.startswith("input:"):
+            name = waiting_for.removeprefix("input:")
+            return self.store.get_input(self.run_id, name) is not None  # type: ignore[attr-defined]
+        return self.find_event(waiting_for) is not None
 
     def _unwind(self, exc: BaseException, *, attempts: int) -> None:
         """The run ends failed or cancelled: run the flow's ``on_failure`` handlers, then

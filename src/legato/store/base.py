@@ -19,6 +19,7 @@ from legato.records import (
     Change,
     EventRecord,
     Fence,
+    InputAnswer,
     LogRecord,
     RunFilter,
     RunRecord,
@@ -149,6 +150,17 @@ class QueueStore(Store, Protocol):
     def events_for(self, name: str, *, run_id: str, since: datetime) -> list[SentEvent]:
         """Events named ``name`` sent at or after ``since``, for every run or for
         ``run_id``, oldest first."""
+
+    def answer_input(self, answer: InputAnswer) -> InputAnswer:
+        """Record a person's answer and make the run due now; when the run already has
+        an answer for that name, nothing is written and that first answer is returned
+        (compare it with ``answer`` to tell who won)."""
+
+    def get_input(self, run_id: str, name: str) -> InputAnswer | None:
+        """The answer recorded for the run's input ``name``, if any."""
+
+    def open_inputs(self, limit: int = 100) -> list[StepRecord]:
+        """The waiting ``wait_for_input`` steps of waiting runs, oldest first."""
 
     def heartbeat_worker(self, worker: WorkerRecord) -> None:
         """Insert or replace the worker's row."""

@@ -19,6 +19,7 @@ from legato.records import (
     CacheRecord,
     Change,
     EventRecord,
+    InputAnswer,
     LogRecord,
     RunFilter,
     RunRecord,
@@ -134,6 +135,7 @@ class MemoryStore(MemoryQueue):
         self._workers: dict[str, WorkerRecord] = {}
         self._limits: dict[str, int] = {}
         self._sent: list[SentEvent] = []
+        self._inputs: dict[tuple[str, str], InputAnswer] = {}
         self._work_signal = threading.Condition()
 
     def _check_open(self) -> None:

@@ -175,6 +175,27 @@ SELECT_SENT_EVENTS = (
     "WHERE name = ? AND sent_at >= ? AND (run_id IS NULL OR run_id = ?) ORDER BY id"
 )
 
+# -- answers to human input ------------------------------------------------------------
+INSERT_INPUT = (
+    "INSERT INTO inputs (run_id, name, decision, payload, answered_by, answered_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, name) DO NOTHING"
+)
+SELECT_INPUT = (
+    "SELECT run_id, name, decision, payload, answered_by, answered_at FROM inputs "
+    "WHERE run_id = ? AND name = ?"
+)
+WAKE_RUN_NOW = (
+    "UPDATE runs SET wake_at = ? WHERE run_id = ? AND state = 'waiting' "
+    "AND (wake_at IS NULL OR wake_at > ?)"
+)
+# inputs list: the questions of waiting runs (their wait_for_input steps still waiting).
+SELECT_OPEN_INPUTS = (
+    "SELECT s.run_id, s.step_key, s.result, s.started_at FROM steps s "
+    "JOIN runs r ON r.run_id = s.run_id "
+    "WHERE r.state = 'waiting' AND s.task_name = 'wait_for_input' AND s.state = 'waiting' "
+    "ORDER BY s.started_at LIMIT ?"
+)
+
 CREATE_MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
@@ -217,6 +238,10 @@ class Queries:
     wake_waiting_for: str = WAKE_WAITING_FOR
     wake_waiting_run: str = WAKE_WAITING_RUN
     select_sent_events: str = SELECT_SENT_EVENTS
+    insert_input: str = INSERT_INPUT
+    select_input: str = SELECT_INPUT
+    wake_run_now: str = WAKE_RUN_NOW
+    select_open_inputs: str = SELECT_OPEN_INPUTS
     claim_update: str = CLAIM_UPDATE
     count_live_of_flow: str = COUNT_LIVE_OF_FLOW
     count_live_with_tag: str = COUNT_LIVE_WITH_TAG

@@ -9,8 +9,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from legato.errors import IdempotencyConflictError, LeaseLostError, RunNotFoundError, RunStateError
-from legato.records import Change, EventRecord, Fence, RunRecord, SentEvent, WorkerRecord
-from legato.states import RunState
+from legato.records import (
+    Change,
+    EventRecord,
+    Fence,
+    InputAnswer,
+    RunRecord,
+    SentEvent,
+    StepRecord,
+    WorkerRecord,
+)
+from legato.states import RunState, StepState
 from legato.store.base import check_limit
 
 if TYPE_CHECKING:
@@ -31,6 +40,8 @@ class MemoryQueue:
     _limits: dict[str, int]
     _work_signal: threading.Condition
     _sent: list[SentEvent]
+    _inputs: dict[tuple[str, str], InputAnswer]
+    _steps: dict[str, dict[str, StepRecord]]
     url: str
 
     if TYPE_CHECKING:
@@ -275,6 +286,40 @@ class MemoryQueue:
                 for e in self._sent
                 if e.name == name and e.sent_at >= since and e.run_id in (None, run_id)
             ]
+
+    def answer_input(self, answer: InputAnswer) -> InputAnswer:
+        with self._lock:
+            self._check_open()
+            if answer.run_id not in self._runs:
+                raise RunNotFoundError(answer.run_id)
+            first = self._inputs.get((answer.run_id, answer.name))
+            if first is not None:
+                return first
+            self._inputs[(answer.run_id, answer.name)] = answer
+            run = self._runs[answer.run_id]
+            if run.state is RunState.WAITING and (
+                run.wake_at is None or run.wake_at > answer.answered_at
+            ):
+                self._runs[run.run_id] = replace(run, wake_at=answer.answered_at)
+        with self._work_signal:
+            self._work_signal.notify_all()
+        return answer
+
+    def get_input(self, run_id: str, name: str) -> InputAnswer | None:
+        with self._lock:
+            return self._inputs.get((run_id, name))
+
+    def open_inputs(self, limit: int = 100) -> list[StepRecord]:
+        with self._lock:
+            found = [
+                step
+                for run_id, steps in self._steps.items()
+                if self._runs[run_id].state is RunState.WAITING
+                for step in steps.values()
+                if step.task_name == "wait_for_input" and step.state is StepState.WAITING
+            ]
+        found.sort(key=lambda s: s.started_at or self._runs[s.run_id].created_at)
+        return found[:limit]
 
     def heartbeat_worker(self, worker: WorkerRecord) -> None:
         with self._lock:

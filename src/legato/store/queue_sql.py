@@ -14,7 +14,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from legato.errors import IdempotencyConflictError, LeaseLostError, RunStateError, StoreError
-from legato.records import Change, EventRecord, Fence, RunRecord, SentEvent, WorkerRecord
+from legato.records import (
+    Change,
+    EventRecord,
+    Fence,
+    InputAnswer,
+    RunRecord,
+    SentEvent,
+    StepRecord,
+    WorkerRecord,
+)
 from legato.store import messages, rows
 from legato.store.base import check_limit
 
@@ -307,6 +316,60 @@ class SqlQueue:
             )
             for row in found
         ]
+
+    # -- answers to human input ----------------------------------------------------------
+
+    def answer_input(self, answer: InputAnswer) -> InputAnswer:
+        """See ``QueueStore.answer_input``."""
+        q = self._q
+        at = rows.micros(answer.answered_at)
+        row = (
+            answer.run_id,
+            answer.name,
+            answer.decision,
+            answer.payload,
+            answer.answered_by,
+            at,
+        )
+
+        def work(cur: Cursor, _: None) -> bool:
+            if cur.execute(q.insert_input, row).rowcount != 1:
+                return False
+            cur.execute(q.wake_run_now, (at, answer.run_id, at))
+            self._notify_work(cur)
+            return True
+
+        won = self._write(f"answer input {answer.name!r} of run {answer.run_id}", work, None, ())
+        if won:
+            self._wake_local_workers()
+            return answer
+        first = self.get_input(answer.run_id, answer.name)
+        assert first is not None
+        return first
+
+    def get_input(self, run_id: str, name: str) -> InputAnswer | None:
+        """See ``QueueStore.get_input``."""
+        row = self._read(lambda cur: cur.execute(self._q.select_input, (run_id, name)).fetchone())
+        if row is None:
+            return None
+        return InputAnswer(
+            run_id=row[0],
+            name=row[1],
+            decision=row[2],
+            payload=row[3],
+            answered_by=row[4],
+            answered_at=rows.from_micros(row[5]),  # type: ignore[arg-type]
+        )
+
+    def open_inputs(self, limit: int = 100) -> list[StepRecord]:
+        """See ``QueueStore.open_inputs``."""
+        found = self._read(lambda cur: cur.execute(self._q.select_open_inputs, (limit,)).fetchall())
+        steps = []
+        for run_id, step_key, _result, _started in found:
+            for step in self.get_steps(run_id):  # type: ignore[attr-defined]
+                if step.key == step_key:
+                    steps.append(step)
+        return steps
 
     # -- workers and limits ---------------------------------------------------------------
 
