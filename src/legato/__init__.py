@@ -13,7 +13,7 @@ from legato.engine.failures import Failure
 from legato.engine.futures import StepFuture, gather
 from legato.engine.handles import RunHandle
 from legato.engine.inputs import InputError, InputRejected, answer_input, wait_for_input
-from legato.engine.launch import cancel, resume
+from legato.engine.launch import cancel, pause, resume, unpause
 from legato.engine.waits import send_event, sleep, sleep_until, wait_for_event
 from legato.errors import (
     Cancelled,
@@ -68,6 +68,7 @@ __all__ = [
     "get_run_context",
     "notifier",
     "notify",
+    "pause",
     "resume",
     "send_event",
     "sleep",
@@ -76,6 +77,7 @@ __all__ = [
     "wait_for_input",
     "task",
     "use_executor",
+    "unpause",
     "use_store",
 ]
 

@@ -266,6 +266,46 @@ def _continue(
     follow(start, store=store, flow_name=run.flow_name, run_id=run_id, json_output=json_output)
 
 
+@runs_app.command("pause")
+def pause_command(
+    ctx: typer.Context,
+    run_id: RunIdArgument,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why; kept in history.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Pause a run: at once if it is pending or waiting, at its next step if running.
+
+    Example: legato runs pause 01j2x3y4z5abcdefghjkmnpqrs --reason "supplier outage"
+    """
+    _pause(ctx, run_id, True, reason=reason, db=db)
+
+
+@runs_app.command("unpause")
+def unpause_command(
+    ctx: typer.Context,
+    run_id: RunIdArgument,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why; kept in history.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Put a paused run back in its queue; a worker resumes it by replay.
+
+    Example: legato runs unpause 01j2x3y4z5abcdefghjkmnpqrs
+    """
+    _pause(ctx, run_id, False, reason=reason, db=db)
+
+
+def _pause(
+    ctx: typer.Context, run_id: str, paused: bool, *, reason: str | None, db: str | None
+) -> None:
+    from legato.engine.launch import pause, unpause
+
+    store = open_cli_store(ctx, db)
+    by = f"{getpass.getuser()}@{socket.gethostname()}"
+    with user_errors():
+        record = (pause if paused else unpause)(run_id, store=store, reason=reason, by=by)
+    out().print(f"run {run_id} is {record.state.value}")
+
+
 @runs_app.command("logs")
 def logs_command(
     ctx: typer.Context,

@@ -382,3 +382,47 @@ def cancel(
     if running_here is not None:
         running_here.cancelled.set()
     return cancelled
+
+
+def pause(
+    run_id: str,
+    *,
+    store: Store | str | None = None,
+    reason: str | None = None,
+    by: str | None = None,
+) -> RunRecord:
+    """Pause a run: a pending or waiting one at once, a running one at its next step
+    boundary. Raises ``RunNotFoundError``; ``RunStateError`` if it cannot be paused."""
+    return _set_paused(run_id, True, store=store, reason=reason, by=by)
+
+
+def unpause(
+    run_id: str,
+    *,
+    store: Store | str | None = None,
+    reason: str | None = None,
+    by: str | None = None,
+) -> RunRecord:
+    """Put a paused run back in its queue (pending): a worker resumes it by replay.
+    Raises ``RunNotFoundError``; ``RunStateError`` if it is not paused."""
+    return _set_paused(run_id, False, store=store, reason=reason, by=by)
+
+
+def _set_paused(
+    run_id: str, paused: bool, *, store: Store | str | None, reason: str | None, by: str | None
+) -> RunRecord:
+    opened: Any = resolve_store(store)
+    run = opened.get_run(run_id)
+    verb = "paused" if paused else "unpaused"
+    event = EventRecord(
+        run_id=run_id,
+        at=utcnow(),
+        kind="run",
+        state="paused" if paused else "pending",
+        message=verb + (f": {reason}" if reason else ""),
+        by=by,
+    )
+    if not opened.set_paused(run_id, paused=paused, event=event):
+        what = "pending, waiting or running" if paused else "paused"
+        raise RunStateError(f"run {run_id} is {run.state.value}; only a {what} run can be {verb}")
+    return opened.get_run(run_id)

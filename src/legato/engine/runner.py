@@ -92,6 +92,13 @@ class RunReleased(BaseException):  # noqa: N818 - a control signal, like Keyboar
         super().__init__(f"run {run_id}: its worker is stopping; another worker resumes it")
 
 
+class RunPaused(BaseException):  # noqa: N818 - a control signal, like KeyboardInterrupt
+    """An operator paused the run: it stops at the next step boundary."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id} was paused")
+
+
 class RunExecution:
     """The in-memory state of one run while this process executes it."""
 
@@ -594,9 +601,12 @@ class RunExecution:
             )
         if now >= self._next_poll:
             self._next_poll = now + CANCEL_POLL_SECONDS
-            if self.store.get_run(self.run_id).state is RunState.CANCELLED:
+            state = self.store.get_run(self.run_id).state
+            if state is RunState.CANCELLED:
                 self.cancelled.set()
                 raise Cancelled(f"run {self.run_id} was cancelled")
+            if state is RunState.PAUSED and self.parent is None:
+                raise RunPaused(self.run_id)
 
     @property
     def root(self) -> RunExecution:
@@ -645,6 +655,22 @@ class RunExecution:
             except Suspended as suspended:
                 self._drain_futures()
                 self._suspend(handle, suspended)
+                return
+            except RunPaused:
+                # An operator paused the run: stop here, holding nothing; unpausing puts
+                # it back in the queue and a worker resumes it by replay.
+                self.stopping = True
+                self._drain_futures()
+                self.record_run(
+                    replace(self.run, state=RunState.PAUSED, owner=None),
+                    message="stopped at a step boundary: paused",
+                )
+                handle._finish(
+                    exception=RunStateError(
+                        f"run {self.run_id} is paused; `legato runs unpause {self.run_id}` "
+                        "puts it back in the queue"
+                    )
+                )
                 return
             except (RunReleased, LeaseLostError):
                 self.stopping = True  # the worker gives the run back, or lost it

@@ -151,6 +151,11 @@ class QueueStore(Store, Protocol):
         """Events named ``name`` sent at or after ``since``, for every run or for
         ``run_id``, oldest first."""
 
+    def set_paused(self, run_id: str, *, paused: bool, event: EventRecord) -> bool:
+        """Pause a pending, waiting or running run (a process executing it stops at its
+        next step), or unpause a paused one (back to the queue, pending); appends
+        ``event``. False (nothing written) when the run is not in such a state."""
+
     def answer_input(self, answer: InputAnswer) -> InputAnswer:
         """Record a person's answer and make the run due now; when the run already has
         an answer for that name, nothing is written and that first answer is returned

@@ -196,6 +196,17 @@ SELECT_OPEN_INPUTS = (
     "ORDER BY s.started_at LIMIT ?"
 )
 
+# -- operator control -------------------------------------------------------------------
+PAUSE_RUN = (
+    "UPDATE runs SET state = 'paused' WHERE run_id = ? "
+    "AND state IN ('pending', 'waiting', 'running')"
+)
+# Unpaused runs go back to the queue; replay finds any wait not yet due and waits again.
+UNPAUSE_RUN = (
+    "UPDATE runs SET state = 'pending', owner = NULL, lease_expires_at = NULL, wake_at = NULL, "
+    "waiting_for = NULL WHERE run_id = ? AND state = 'paused'"
+)
+
 CREATE_MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
@@ -242,6 +253,8 @@ class Queries:
     select_input: str = SELECT_INPUT
     wake_run_now: str = WAKE_RUN_NOW
     select_open_inputs: str = SELECT_OPEN_INPUTS
+    pause_run: str = PAUSE_RUN
+    unpause_run: str = UNPAUSE_RUN
     claim_update: str = CLAIM_UPDATE
     count_live_of_flow: str = COUNT_LIVE_OF_FLOW
     count_live_with_tag: str = COUNT_LIVE_WITH_TAG

@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     pass
 
 LEASE_FREE = frozenset(
-    {RunState.PENDING, RunState.WAITING, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED}
+    {
+        RunState.PENDING,
+        RunState.WAITING,
+        RunState.PAUSED,
+        RunState.COMPLETED,
+        RunState.FAILED,
+        RunState.CANCELLED,
+    }
 )
 _HELD = (RunState.RUNNING, RunState.WAITING)
 
@@ -286,6 +293,31 @@ class MemoryQueue:
                 for e in self._sent
                 if e.name == name and e.sent_at >= since and e.run_id in (None, run_id)
             ]
+
+    def set_paused(self, run_id: str, *, paused: bool, event: EventRecord) -> bool:
+        with self._lock:
+            self._check_open()
+            run = self._runs.get(run_id)
+            if run is None:
+                return False
+            if paused and run.state in (RunState.PENDING, RunState.WAITING, RunState.RUNNING):
+                self._runs[run_id] = replace(run, state=RunState.PAUSED)
+            elif not paused and run.state is RunState.PAUSED:
+                self._runs[run_id] = replace(
+                    run,
+                    state=RunState.PENDING,
+                    owner=None,
+                    lease_expires_at=None,
+                    wake_at=None,
+                    waiting_for=None,
+                )
+            else:
+                return False
+            self._append_event(event)
+        if not paused:
+            with self._work_signal:
+                self._work_signal.notify_all()
+        return True
 
     def answer_input(self, answer: InputAnswer) -> InputAnswer:
         with self._lock:

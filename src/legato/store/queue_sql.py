@@ -317,6 +317,25 @@ class SqlQueue:
             for row in found
         ]
 
+    # -- operator control -----------------------------------------------------------------
+
+    def set_paused(self, run_id: str, *, paused: bool, event: EventRecord) -> bool:
+        """See ``QueueStore.set_paused``."""
+        sql = self._q.pause_run if paused else self._q.unpause_run
+
+        def work(cur: Cursor, _: None) -> bool:
+            if cur.execute(sql, (run_id,)).rowcount != 1:
+                return False
+            cur.execute(self._q.insert_event, rows.event_row(event))
+            if not paused:
+                self._notify_work(cur)
+            return True
+
+        changed = self._write(f"{'pause' if paused else 'unpause'} run {run_id}", work, None, ())
+        if changed and not paused:
+            self._wake_local_workers()
+        return changed
+
     # -- answers to human input ----------------------------------------------------------
 
     def answer_input(self, answer: InputAnswer) -> InputAnswer:

@@ -183,7 +183,14 @@ def decode_run(row: Row) -> RunRecord:
 
 # States in which no worker holds the run: recording one gives the lease up.
 _LEASE_FREE = frozenset(
-    {RunState.PENDING, RunState.WAITING, RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED}
+    {
+        RunState.PENDING,
+        RunState.WAITING,
+        RunState.PAUSED,
+        RunState.COMPLETED,
+        RunState.FAILED,
+        RunState.CANCELLED,
+    }
 )
 
 
