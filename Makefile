@@ -22,6 +22,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/workers.py
+	$(BIN)/python benchmarks/waits.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks

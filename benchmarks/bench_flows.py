@@ -15,3 +15,16 @@ def five_steps(x: int = 0) -> int:
     for _ in range(5):
         x = step(x)
     return x
+
+
+@task
+def after_approval(x: int) -> int:
+    return x
+
+
+@flow
+def parked(x: int = 0) -> int:
+    import legato
+
+    answer = legato.wait_for_input("approval")
+    return after_approval(answer["x"])
