@@ -105,3 +105,45 @@ def test_sleep_outside_a_flow_just_sleeps(tmp_path: Path) -> None:
     started = time.monotonic()
     legato.sleep(0.05)
     assert time.monotonic() - started >= 0.05
+
+
+def test_wait_true_blocks_the_caller_instead_of_suspending(sqlite_store) -> None:
+    started = time.monotonic()
+    assert naps.with_options(wait=True)(1.2) == "ba"
+    assert time.monotonic() - started >= 1.2
+
+
+@flow
+def asks() -> str:
+    return legato.wait_for_input("ok", timeout=30)["answer"]
+
+
+@flow
+def listens() -> int:
+    return legato.wait_for_event("ping", timeout=30)
+
+
+def test_wait_true_blocks_until_an_answer_or_an_event_arrives(sqlite_store) -> None:
+    import threading
+
+    def answer_later() -> None:
+        for _ in range(200):
+            time.sleep(0.05)
+            runs = sqlite_store.list_runs(legato.records.RunFilter(flow_name="asks"))
+            if runs and sqlite_store.open_inputs():
+                legato.answer_input(runs[0].run_id, "ok", {"answer": "yes"}, by="t")
+                return
+
+    helper = threading.Thread(target=answer_later)
+    helper.start()
+    assert asks.with_options(wait=True)() == "yes"
+    helper.join()
+
+    def send_later() -> None:
+        time.sleep(0.3)
+        legato.send_event("ping", 7)
+
+    helper = threading.Thread(target=send_later)
+    helper.start()
+    assert listens.with_options(wait=True)() == 7
+    helper.join()

@@ -172,6 +172,7 @@ class FlowOptions:
     tags: tuple[str, ...] = ()  # for concurrency limits ("tag:T")
     idempotency_key: str | None = None  # submitting again returns the same run
     on_failure: tuple[Any, ...] = ()  # tasks run with a Failure when the run fails
+    wait: bool = False  # True: durable waits block the caller instead of suspending
 
 
 class Flow(_Definition[P, R]):

@@ -58,7 +58,8 @@ if TYPE_CHECKING:
 
 Listener = Callable[[EventRecord], None]
 
-CANCEL_POLL_SECONDS = 1.0  # how often a running flow looks for a cancel made elsewhere
+CANCEL_POLL_SECONDS = 1.0
+WAIT_POLL_SECONDS = 0.2  # how often a blocking wait (wait=True) looks for its answer  # how often a running flow looks for a cancel made elsewhere
 
 _recorders: dict[int, Recorder] = {}
 _recorders_lock = threading.Lock()
@@ -222,7 +223,7 @@ class RunExecution:
             )
             self.record_step(waiting, message=f"until {wake.isoformat()}", wait=True)
         remaining = (wake - utcnow()).total_seconds()
-        if remaining > INLINE_WAIT:
+        if remaining > INLINE_WAIT and not self.blocks_on_waits:
             raise Suspended(self.run_id, wake)
         self.sleep(max(0.0, remaining))
         done = replace(waiting, state=StepState.COMPLETED, finished_at=utcnow())
@@ -265,6 +266,8 @@ class RunExecution:
         event = self.find_event(name, match=match, key=key)
         if event is None and self._due_soon(deadline):
             event = self.find_event(name, match=match, key=key)
+        if event is None and self.blocks_on_waits:
+            event = self._block_until(lambda: self.find_event(name, match=match, key=key), deadline)
         if event is not None:
             outcome = {"timeout": False, "event_id": event.id, "payload": loads(event.payload)}
         elif deadline is not None and utcnow() >= deadline:
@@ -317,6 +320,11 @@ class RunExecution:
             answer = self.store.get_input(self.run_id, name)  # type: ignore[attr-defined]
             if answer is None and self._due_soon(deadline):
                 answer = self.store.get_input(self.run_id, name)  # type: ignore[attr-defined]
+            if answer is None and self.blocks_on_waits:
+                answer = self._block_until(
+                    lambda: self.store.get_input(self.run_id, name),  # type: ignore[attr-defined]
+                    deadline,
+                )
             if answer is not None:
                 outcome = {
                     "timeout": False,
@@ -345,6 +353,23 @@ class RunExecution:
                 run_id=self.run_id, name=name, reason=outcome["value"], by=outcome["by"]
             )
         return as_model(schema, outcome["value"])
+
+    @property
+    def blocks_on_waits(self) -> bool:
+        """Waits are waited out in this thread (``with_options(wait=True)``) instead of
+        suspending the run; a run executed by a worker always suspends."""
+        return bool(self.root.flow.options.wait) and self.root.fence is None
+
+    def _block_until(self, arrived: Callable[[], Any], deadline: datetime | None) -> Any:
+        """Poll ``arrived()`` until it returns something or ``deadline`` passes."""
+        while True:
+            found = arrived()
+            if found is not None:
+                return found
+            if deadline is not None and utcnow() >= deadline:
+                return None
+            left = 0.2 if deadline is None else (deadline - utcnow()).total_seconds()
+            self.sleep(min(WAIT_POLL_SECONDS, max(0.0, left)))
 
     def _due_soon(self, deadline: datetime | None) -> bool:
         """A wait whose timeout comes within ``INLINE_WAIT`` is slept through here rather

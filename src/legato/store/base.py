@@ -165,7 +165,8 @@ class QueueStore(Store, Protocol):
         """The answer recorded for the run's input ``name``, if any."""
 
     def open_inputs(self, limit: int = 100) -> list[StepRecord]:
-        """The waiting ``wait_for_input`` steps of waiting runs, oldest first."""
+        """The waiting ``wait_for_input`` steps of waiting (or blocking, still running)
+        runs, oldest first."""
 
     def heartbeat_worker(self, worker: WorkerRecord) -> None:
         """Insert or replace the worker's row."""

@@ -188,11 +188,13 @@ WAKE_RUN_NOW = (
     "UPDATE runs SET wake_at = ? WHERE run_id = ? AND state = 'waiting' "
     "AND (wake_at IS NULL OR wake_at > ?)"
 )
-# inputs list: the questions of waiting runs (their wait_for_input steps still waiting).
+# inputs list: the questions of unfinished runs (their wait_for_input steps still waiting;
+# a run that blocks on its wait, wait=True, is still running).
 SELECT_OPEN_INPUTS = (
     "SELECT s.run_id, s.step_key, s.result, s.started_at FROM steps s "
     "JOIN runs r ON r.run_id = s.run_id "
-    "WHERE r.state = 'waiting' AND s.task_name = 'wait_for_input' AND s.state = 'waiting' "
+    "WHERE r.state IN ('waiting', 'running') AND s.task_name = 'wait_for_input' "
+    "AND s.state = 'waiting' "
     "ORDER BY s.started_at LIMIT ?"
 )
 

@@ -346,7 +346,7 @@ class MemoryQueue:
             found = [
                 step
                 for run_id, steps in self._steps.items()
-                if self._runs[run_id].state is RunState.WAITING
+                if self._runs[run_id].state in (RunState.WAITING, RunState.RUNNING)
                 for step in steps.values()
                 if step.task_name == "wait_for_input" and step.state is StepState.WAITING
             ]
