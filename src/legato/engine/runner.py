@@ -140,6 +140,7 @@ class RunExecution:
         self.futures: list[StepFuture[Any]] = []
         self.cancelled = threading.Event()
         self.stopping = False  # interrupted: queued steps must not start
+        self.cancel_raised = False  # the flow was told of a cancel: later tasks are cleanup
         # Resuming a run that crashed while compensating: replay completed steps only,
         # so the failure is met again and compensation picks up where it stopped.
         self.replay_only = False
@@ -180,6 +181,14 @@ class RunExecution:
             value = loads(prior.result, prior.serializer)  # type: ignore[arg-type]
             self.completed(task, key, value)
             return value
+        if self.cancel_raised:
+            # Called from the flow's `finally` or `except Cancelled` after a cancel: a
+            # cleanup step, which the cancel does not stop.
+            token = cleaning_up.set(True)
+            try:
+                return execute_step(self, task, key, seq, args, kwargs, prior)
+            finally:
+                cleaning_up.reset(token)
         return execute_step(self, task, key, seq, args, kwargs, prior)
 
     def call_derived(self, task: Task[Any, Any], key: str, args: tuple[Any, ...]) -> Any:
@@ -564,6 +573,8 @@ class RunExecution:
         wait: bool,
         kick: bool = False,
     ) -> int:
+        if message is None and step.state is StepState.RUNNING and cleaning_up.get():
+            message = "cleanup step"
         event = EventRecord(
             run_id=step.run_id,
             at=step.finished_at or utcnow(),
@@ -603,7 +614,9 @@ class RunExecution:
 
     # -- liveness: cancel and timeout ----------------------------------------------------
 
-    def check_live(self) -> None:
+    cancel_poll_seconds = CANCEL_POLL_SECONDS
+
+    def check_live(self, *, poll: bool = False) -> None:
         """Called at every step boundary: raise if the run was cancelled or timed out,
         its lease was lost, or its worker is stopping."""
         root = self.root
@@ -615,8 +628,11 @@ class RunExecution:
             raise RunReleased(root.run_id)
         if cleaning_up.get():
             return  # failure handlers and compensations run despite a cancel or timeout
+        if poll:
+            self._next_poll = 0.0
         if self.cancelled.is_set() or (self.parent is not None and self.parent.cancelled.is_set()):
             self.cancelled.set()
+            self.cancel_raised = True
             raise Cancelled(f"run {self.run_id} was cancelled")
         now = time.monotonic()
         if self.deadline is not None and now > self.deadline:
@@ -629,6 +645,7 @@ class RunExecution:
             state = self.store.get_run(self.run_id).state
             if state is RunState.CANCELLED:
                 self.cancelled.set()
+                self.cancel_raised = True
                 raise Cancelled(f"run {self.run_id} was cancelled")
             if state is RunState.PAUSED and self.parent is None:
                 raise RunPaused(self.run_id)
@@ -649,6 +666,7 @@ class RunExecution:
             if left <= 0:
                 return
             if self.cancelled.wait(min(left, CANCEL_POLL_SECONDS)):
+                self.cancel_raised = True
                 raise Cancelled(f"run {self.run_id} was cancelled")
             self._next_poll = 0.0
             self.check_live()

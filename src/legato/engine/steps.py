@@ -9,6 +9,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, wait
+from concurrent.futures import wait as wait_futures
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -136,6 +137,11 @@ def _attempts(
                     f"task {task.name!r} returned {value!r}, which its retry_on_result rejected"
                 )
             payload = dumps(value, options.serializer)
+        except Cancelled:
+            ex.record_step(
+                replace(running, state=StepState.CANCELLED, finished_at=utcnow()), wait=True
+            )
+            raise
         except Exception as exc:
             info = error_info(exc, task_name=task.name)
             retry = attempt - first
@@ -228,6 +234,13 @@ def _invoke(
         return _run_remote(run_body, task, context, args, kwargs, timeout)
     if task.is_async:
         future = ex.executor.run_coroutine(_run_async(task, context, args, kwargs, timeout))
+        # Look for a cancel while the coroutine runs: a cancelled run cancels it.
+        while not wait_futures([future], timeout=ex.cancel_poll_seconds).done:
+            try:
+                ex.check_live(poll=True)
+            except Cancelled:
+                future.cancel()
+                raise
         return future.result()
     if timeout is None:
         token = current_step.set(context)
