@@ -189,6 +189,10 @@ def execute_claimed(
         lost=lost,
         released=released,
     )
+    if run.state is RunState.CANCELLED:
+        # Claimed to unwind: replay up to where it waited, then stop as cancelled.
+        execution.cancelled.set()
+        execution.unwinding_cancel = True
     return _launch(execution, bound.args, bound.kwargs, background=False)
 
 
@@ -375,7 +379,12 @@ def cancel(
         if not child.state.is_final:
             cancel(child.run_id, store=opened, reason=f"parent run {run_id} cancelled", by=by)
     now = utcnow()
-    cancelled = replace(run, state=RunState.CANCELLED, finished_at=now)
+    if run.state in (RunState.WAITING, RunState.PAUSED) and run.target is not None:
+        # Nobody executes it now: make it due, so a worker replays it to run its
+        # `finally` blocks, handlers and compensations (``claim_run`` takes it).
+        cancelled = replace(run, state=RunState.CANCELLED, wake_at=now, waiting_for=None)
+    else:
+        cancelled = replace(run, state=RunState.CANCELLED, finished_at=now)
     event = EventRecord(run_id=run_id, at=now, kind="run", state="cancelled", message=reason, by=by)
     opened.record((cancelled, event))
     running_here = executions().get(run_id)

@@ -141,6 +141,8 @@ class RunExecution:
         self.cancelled = threading.Event()
         self.stopping = False  # interrupted: queued steps must not start
         self.cancel_raised = False  # the flow was told of a cancel: later tasks are cleanup
+        self.stopping_for: BaseException | None = None  # see _stopping_with
+        self.unwinding_cancel = False  # claimed to unwind a run cancelled while it waited
         # Resuming a run that crashed while compensating: replay completed steps only,
         # so the failure is met again and compensation picks up where it stopped.
         self.replay_only = False
@@ -175,6 +177,8 @@ class RunExecution:
     # -- calling tasks and flows from the flow body -------------------------------------
 
     def call_task(self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self.stopping_for is not None:
+            raise self.stopping_for
         key, seq = self.next_key(task.name)
         prior = self.replayed(key, seq, task.name)
         if prior is not None and prior.state is StepState.COMPLETED:
@@ -233,7 +237,7 @@ class RunExecution:
             self.record_step(waiting, message=f"until {wake.isoformat()}", wait=True)
         remaining = (wake - utcnow()).total_seconds()
         if remaining > INLINE_WAIT and not self.blocks_on_waits:
-            raise Suspended(self.run_id, wake)
+            raise self._stopping_with(Suspended(self.run_id, wake))
         self.sleep(max(0.0, remaining))
         done = replace(waiting, state=StepState.COMPLETED, finished_at=utcnow())
         self.record_step(done, wait=True)
@@ -282,7 +286,7 @@ class RunExecution:
         elif deadline is not None and utcnow() >= deadline:
             outcome = {"timeout": True}
         else:
-            raise Suspended(self.run_id, deadline, waiting_for=name)
+            raise self._stopping_with(Suspended(self.run_id, deadline, waiting_for=name))
         done = replace(
             waiting, state=StepState.COMPLETED, finished_at=utcnow(), result=dumps(outcome)
         )
@@ -345,7 +349,9 @@ class RunExecution:
             elif deadline is not None and utcnow() >= deadline:
                 outcome = {"timeout": True}
             else:
-                raise Suspended(self.run_id, deadline, waiting_for=f"input:{name}")
+                raise self._stopping_with(
+                    Suspended(self.run_id, deadline, waiting_for=f"input:{name}")
+                )
             done = replace(
                 waiting, state=StepState.COMPLETED, finished_at=utcnow(), result=dumps(outcome)
             )
@@ -440,6 +446,8 @@ class RunExecution:
     def submit_task(
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> StepFuture[Any]:
+        if self.stopping_for is not None:
+            raise self.stopping_for
         key, seq = self.next_key(task.name)
         prior = self.replayed(key, seq, task.name)
         handle: StepFuture[Any] = StepFuture(
@@ -625,7 +633,7 @@ class RunExecution:
         if root.lost.is_set():
             raise LeaseLostError(root.run_id, root.fence.epoch if root.fence else 0)
         if root.released.is_set():
-            raise RunReleased(root.run_id)
+            raise self._stopping_with(RunReleased(root.run_id))
         if cleaning_up.get():
             return  # failure handlers and compensations run despite a cancel or timeout
         if poll:
@@ -648,7 +656,7 @@ class RunExecution:
                 self.cancel_raised = True
                 raise Cancelled(f"run {self.run_id} was cancelled")
             if state is RunState.PAUSED and self.parent is None:
-                raise RunPaused(self.run_id)
+                raise self._stopping_with(RunPaused(self.run_id))
 
     @property
     def root(self) -> RunExecution:
@@ -819,8 +827,16 @@ class RunExecution:
         run_handlers(self, handlers, failure, key_prefix="", original=exc)
         compensate(self, exc)
 
+    def _stopping_with(self, signal: BaseException) -> BaseException:
+        """Remember why the flow is being stopped (suspended, paused, released): tasks a
+        `finally` block calls on the way out raise it again instead of running, and run
+        when the flow is resumed and really ends."""
+        self.stopping_for = signal
+        return signal
+
     def _call_body(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        self.check_live()
+        if not self.unwinding_cancel:  # a cancelled run is replayed up to its cancel
+            self.check_live()
         if self.flow.is_async:
             return asyncio.run(self.flow.fn(*args, **kwargs))
         return self.flow.fn(*args, **kwargs)

@@ -29,7 +29,8 @@ from legato.records import (
 )
 from legato.states import RunState, StepState
 from legato.store import messages
-from legato.store.queue_memory import LEASE_FREE, MemoryQueue
+from legato.store.queue_memory import MemoryQueue
+from legato.store.rows import gives_up_lease
 
 
 def _utc(value: datetime) -> datetime:
@@ -208,7 +209,7 @@ class MemoryStore(MemoryQueue):
                         waiting_for=change.waiting_for,
                         lease_expires_at=(
                             None
-                            if change.state in LEASE_FREE
+                            if gives_up_lease(change)
                             else self._runs[change.run_id].lease_expires_at
                         ),
                     )

@@ -88,6 +88,13 @@ CLAIM_DUE = (
     "AND lease_expires_at IS NULL AND queue IN ({queues}) "
     "ORDER BY priority DESC, created_at, run_id LIMIT ?"
 )
+# A run cancelled while it waited or was paused, still to be unwound by a worker.
+CLAIM_UNWIND = (
+    "SELECT run_id, flow_name, tags, priority, created_at FROM runs "
+    "WHERE state = 'cancelled' AND wake_at IS NOT NULL AND wake_at <= ? "
+    "AND lease_expires_at IS NULL AND queue IN ({queues}) "
+    "ORDER BY priority DESC, created_at, run_id LIMIT ?"
+)
 CLAIM_EXPIRED = (
     "SELECT run_id, flow_name, tags, priority, created_at FROM runs "
     "WHERE lease_expires_at IS NOT NULL AND lease_expires_at < ? "
@@ -96,12 +103,13 @@ CLAIM_EXPIRED = (
 )
 # Conditional, so that of two claimers racing for one run only one changes it.
 CLAIM_UPDATE = (
-    "UPDATE runs SET state = 'running', owner = ?, lease_epoch = lease_epoch + 1, "
+    "UPDATE runs SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'running' END, "
+    "owner = ?, lease_epoch = lease_epoch + 1, "
     "lease_expires_at = ?, started_at = COALESCE(started_at, ?), finished_at = NULL "
     "WHERE run_id = ? AND (state = 'pending' OR (state IN ('running', 'waiting') "
     "AND lease_expires_at IS NOT NULL AND lease_expires_at < ?) "
-    "OR (state = 'waiting' AND lease_expires_at IS NULL AND wake_at IS NOT NULL "
-    "AND wake_at <= ?))"
+    "OR (state IN ('waiting', 'cancelled') AND lease_expires_at IS NULL "
+    "AND wake_at IS NOT NULL AND wake_at <= ?))"
 )
 COUNT_LIVE_OF_FLOW = (
     "SELECT COUNT(*) FROM runs WHERE flow_name = ? AND state IN ('running', 'waiting') "
@@ -247,6 +255,7 @@ class Queries:
     claim_pending: str = CLAIM_PENDING
     claim_expired: str = CLAIM_EXPIRED
     claim_due: str = CLAIM_DUE
+    claim_unwind: str = CLAIM_UNWIND
     insert_sent_event: str = INSERT_SENT_EVENT
     wake_waiting_for: str = WAKE_WAITING_FOR
     wake_waiting_run: str = WAKE_WAITING_RUN

@@ -101,7 +101,7 @@ class MemoryQueue:
                         and r.lease_expires_at < now
                     )
                     or (
-                        r.state is RunState.WAITING
+                        r.state in (RunState.WAITING, RunState.CANCELLED)
                         and r.lease_expires_at is None
                         and r.wake_at is not None
                         and r.wake_at <= now
@@ -114,7 +114,9 @@ class MemoryQueue:
                     continue
                 claimed = replace(
                     run,
-                    state=RunState.RUNNING,
+                    state=(
+                        RunState.CANCELLED if run.state is RunState.CANCELLED else RunState.RUNNING
+                    ),
                     owner=worker_id,
                     lease_epoch=run.lease_epoch + 1,
                     lease_expires_at=now + lease,

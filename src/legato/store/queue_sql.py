@@ -144,6 +144,9 @@ class SqlQueue:
                 + self._candidates(
                     cur, q.claim_due.format(queues=marks), (now_us, *queues, CANDIDATES)
                 )
+                + self._candidates(
+                    cur, q.claim_unwind.format(queues=marks), (now_us, *queues, CANDIDATES)
+                )
             )
             # Pending and expired runs compete on the same terms: priority, then age.
             found.sort(key=lambda row: (-row[3], row[4], row[0]))

@@ -102,7 +102,7 @@ def run_update_row(run: RunRecord) -> Row:
         micros_or_none(run.finished_at),
         micros_or_none(run.wake_at),
         run.waiting_for,
-        RunState(run.state) in _LEASE_FREE,
+        gives_up_lease(run),
         run.run_id,
     )
 
@@ -192,6 +192,15 @@ _LEASE_FREE = frozenset(
         RunState.CANCELLED,
     }
 )
+
+
+def gives_up_lease(run: RunRecord) -> bool:
+    """Whether recording ``run`` frees its lease: it no longer runs, unless it is a
+    cancelled run still being unwound by its worker (``wake_at`` set)."""
+    state = RunState(run.state)
+    if state is RunState.CANCELLED and run.wake_at is not None:
+        return False
+    return state in _LEASE_FREE
 
 
 def worker_row(worker: WorkerRecord) -> Row:
