@@ -237,3 +237,56 @@ def test_a_sleeping_run_is_resumed_by_a_worker_started_after_it_went_to_sleep(cl
     assert [line.split()[1] for line in cluster.lines()] == ["1", "2"]  # step 1 not re-run
     assert store.get_run(run.run_id).finished_at >= run.wake_at
     store.close()
+
+
+def test_a_run_waiting_for_input_survives_a_restart_of_every_process(cluster) -> None:
+    refund = Path(__file__).parents[2] / "examples" / "refund_approval.py"
+    first = cluster.worker()
+    out = subprocess.run(
+        [
+            str(cluster_legato()),
+            "submit",
+            f"{refund}:refund",
+            "-p",
+            "order=o-5",
+            "-p",
+            "amount=700",
+        ],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    run_id = out.stdout.strip().splitlines()[0]
+    cluster.wait_for(lambda: run_state(cluster, run_id) is RunState.WAITING, "the question")
+    first.send_signal(signal.SIGKILL)  # every process that touched the run is gone
+    first.wait()
+    approve = subprocess.run(
+        [
+            str(cluster_legato()),
+            "approve",
+            run_id,
+            "manager",
+            "--input",
+            '{"approved": true}',
+            "--by",
+            "ana",
+            "--role",
+            "manager",
+        ],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+    )
+    assert approve.returncode == 0, approve.stderr
+    cluster.worker()  # a new worker, started after the answer
+    cluster.wait_for(lambda: run_state(cluster, run_id) is RunState.COMPLETED, "the refund")
+    store = cluster.store()
+    assert legato_result(store, run_id) == "o-5: refunded 700 for o-5"
+    store.close()
+
+
+def legato_result(store, run_id: str):
+    import legato
+
+    return legato.get_run(run_id, store=store).result()

@@ -68,3 +68,16 @@ def sleepy(seconds: float = 2.0) -> str:
     legato.sleep(seconds)
     record_once(2)
     return "woke up"
+
+
+@task
+def chaos_step(i: int) -> int:
+    ctx = get_run_context()
+    note(f"{ctx.run_id} {ctx.step_key} {time.time()}")
+    time.sleep(0.02)
+    return i
+
+
+@flow
+def chaos(steps: int = 8) -> int:
+    return sum(chaos_step(i) for i in range(steps))

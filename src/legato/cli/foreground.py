@@ -117,6 +117,13 @@ def outcome(record: RunRecord, value: Any) -> Group:
     elif record.error is not None:
         grid.add_row("  error", Text(record.error.summary(), style="red"))
         grid.add_row("  details", f"legato runs show {record.run_id} --traceback")
+    waiting_for = record.waiting_for or ""
+    if state == "waiting" and waiting_for.startswith("input:"):
+        name = waiting_for.removeprefix("input:")
+        grid.add_row("  answer", f"legato approve {record.run_id} {name} --input JSON")
+        grid.add_row("", f"legato reject {record.run_id} {name} --reason TEXT")
+    elif state == "waiting" and waiting_for:
+        grid.add_row("  event", f"legato events send {waiting_for} --data JSON")
     if state == "waiting" and record.wake_at is not None:
         grid.add_row(
             "  wakes", f"{format_time(record.wake_at)}: a worker (legato worker) resumes it"
