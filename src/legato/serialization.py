@@ -603,6 +603,10 @@ def _loads_other(text: str, serializer: str) -> Any:
     if serializer != "pickle":
         raise _unknown_serializer(serializer)
     try:
+        # Trust boundary: only values a task opted into pickle for (serializer="pickle"
+        # in its own code) are read here, from the store legato wrote them to. Data from
+        # outside (events, human input, CLI parameters) is always JSON and never comes
+        # here.
         return pickle.loads(base64.b64decode(text, validate=True))
     except Exception as exc:
         raise SerializationError(

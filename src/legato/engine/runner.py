@@ -224,16 +224,7 @@ class RunExecution:
             waiting = prior
         else:
             wake = wake_at()
-            waiting = StepRecord(
-                run_id=self.run_id,
-                key=key,
-                seq=seq,
-                task_name="sleep",
-                state=StepState.WAITING,
-                attempts=1,
-                started_at=utcnow(),
-                result=dumps(wake.isoformat()),
-            )
+            waiting = self._waiting_step(key, seq, "sleep", wake.isoformat())
             self.record_step(waiting, message=f"until {wake.isoformat()}", wait=True)
         remaining = (wake - utcnow()).total_seconds()
         if remaining > INLINE_WAIT and not self.blocks_on_waits:
@@ -263,15 +254,8 @@ class RunExecution:
         else:
             deadline = None if timeout is None else utcnow() + timedelta(seconds=timeout)
             deadline_text = None if deadline is None else deadline.isoformat()
-            waiting = StepRecord(
-                run_id=self.run_id,
-                key=step_key,
-                seq=seq,
-                task_name="wait_for_event",
-                state=StepState.WAITING,
-                attempts=1,
-                started_at=utcnow(),
-                result=dumps({"name": name, "deadline": deadline_text}),
+            waiting = self._waiting_step(
+                step_key, seq, "wait_for_event", {"name": name, "deadline": deadline_text}
             )
             until = f" until {deadline_text}" if deadline_text else ""
             self.record_step(waiting, message=f"for event {name!r}{until}", wait=True)
@@ -316,16 +300,7 @@ class RunExecution:
             else:
                 deadline = None if timeout is None else utcnow() + timedelta(seconds=timeout)
                 question = {**question, "deadline": deadline and deadline.isoformat()}
-                waiting = StepRecord(
-                    run_id=self.run_id,
-                    key=step_key,
-                    seq=seq,
-                    task_name="wait_for_input",
-                    state=StepState.WAITING,
-                    attempts=1,
-                    started_at=utcnow(),
-                    result=dumps(question),
-                )
+                waiting = self._waiting_step(step_key, seq, "wait_for_input", question)
                 prompt = question.get("prompt") or "an answer"
                 self.record_step(waiting, message=f"input {name!r}: {prompt}", wait=True)
             deadline_text = question.get("deadline")
@@ -432,6 +407,20 @@ class RunExecution:
                     continue
             return event
         return None
+
+    def _waiting_step(self, key: str, seq: int, task_name: str, detail: Any) -> StepRecord:
+        """A wait step as first recorded: ``detail`` (its wake time, deadline or question)
+        is kept in its result, so a replay waits for the same thing."""
+        return StepRecord(
+            run_id=self.run_id,
+            key=key,
+            seq=seq,
+            task_name=task_name,
+            state=StepState.WAITING,
+            attempts=1,
+            started_at=utcnow(),
+            result=dumps(detail),
+        )
 
     def completed(self, task: Task[Any, Any], key: str, value: Any) -> None:
         """Note a completed (or replayed) step whose task has a compensation."""
