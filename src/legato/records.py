@@ -78,7 +78,7 @@ class InputAnswer:
 
     run_id: str
     name: str
-    decision: str  # "approved" or "rejected"
+    decision: str  # "answered" or "rejected" (older records say "approved" for answered)
     payload: str  # JSON: the accepted input, or the rejection's reason
     answered_at: datetime
     answered_by: str | None = None
