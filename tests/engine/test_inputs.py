@@ -360,7 +360,8 @@ PLAN_SCHEMA: dict[str, type[BaseModel]] = {"plan": PlanV1}
 
 @flow
 def plans() -> int:
-    return int(legato.wait_for_input("plan", schema=PLAN_SCHEMA["plan"]).steps)  # type: ignore[attr-defined]
+    plan = legato.wait_for_input("plan", schema=PLAN_SCHEMA["plan"])
+    return int(plan.steps)
 
 
 def test_an_answer_the_changed_schema_cannot_read_fails_the_run_saying_what_to_do(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import socket
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,6 +13,9 @@ from rich.text import Text
 
 from legato.cli.console import fail, out, user_errors, write_json
 from legato.cli.options import DbOption, JsonOption, open_cli_store
+
+if TYPE_CHECKING:
+    from legato.records import InputAnswer
 
 inputs_app = typer.Typer(
     name="inputs",
@@ -22,7 +25,17 @@ inputs_app = typer.Typer(
 RunId = Annotated[str, typer.Argument(metavar="RUN_ID", help="The waiting run.")]
 Name = Annotated[str, typer.Argument(metavar="NAME", help="The input's name, as the flow asks.")]
 By = Annotated[
-    str | None, typer.Option("--by", help="Who answers (default: user@host); kept in history.")
+    str | None,
+    typer.Option(
+        "--by",
+        help="Who answers (default: user@host); kept in history as declared, not verified.",
+    ),
+]
+Role = Annotated[
+    str | None,
+    typer.Option(
+        "--role", help="The role you answer as; declared, not verified (anyone may pass it)."
+    ),
 ]
 
 
@@ -78,10 +91,12 @@ def approve_command(
         str, typer.Option("--input", "-i", metavar="JSON", help="The answer, as JSON.")
     ] = "{}",
     by: By = None,
-    role: Annotated[str | None, typer.Option("--role", help="The role you answer as.")] = None,
+    role: Role = None,
     db: DbOption = None,
 ) -> None:
-    """Answer a flow's question; it is checked against the schema field by field.
+    """Answer a flow's question; it is checked against the schema field by field, and
+    fields the schema does not have are refused. --by and --role are declared, not
+    verified.
 
     Example: legato approve 01j2x3y4z5abcdefghjkmnpqrs manager --input '{"approved": true}'
     """
@@ -98,10 +113,11 @@ def reject_command(
     name: Name,
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why; the flow gets it.")],
     by: By = None,
-    role: Annotated[str | None, typer.Option("--role", help="The role you answer as.")] = None,
+    role: Role = None,
     db: DbOption = None,
 ) -> None:
-    """Reject a flow's question; the flow gets InputRejected with the reason.
+    """Reject a flow's question; the flow gets InputRejected with the reason. --by and
+    --role are declared, not verified.
 
     Example: legato reject 01j2x3y4z5abcdefghjkmnpqrs manager --reason "no receipt"
     """
@@ -126,7 +142,21 @@ def _answer(
         answer = answer_input(
             run_id, name, data, by=_who(by), role=role, reject=reject, store=store
         )
+    out().print(Text(_said(answer)))
     out().print(
-        f"input {name!r} of run {run_id} {answer.decision} by {answer.answered_by}; "
-        "a worker resumes the run (legato worker), or: legato runs resume " + run_id
+        Text(
+            "A worker resumes the run (legato worker), or: legato runs resume " + run_id,
+            style="dim",
+        )
     )
+
+
+def _said(answer: InputAnswer) -> str:
+    """What was recorded, as the flow will get it: the answer or the rejection's reason."""
+    from legato.serialization import loads
+
+    head = f"input {answer.name!r} of run {answer.run_id} {answer.decision} by {answer.answered_by}"
+    value = loads(answer.payload)
+    if answer.decision == "rejected":
+        return f"{head}: {value}"
+    return f"{head}: {json.dumps(value, ensure_ascii=False)}"
