@@ -23,9 +23,9 @@ from postgres_service import open_postgres  # noqa: E402
 
 import legato  # noqa: E402
 from legato import flow, task  # noqa: E402
+from legato.engine import context  # noqa: E402
 from legato.engine.inputs import InputError, InputRejected  # noqa: E402
 from legato.errors import RunFailedError, WaitTimeout  # noqa: E402
-from legato.engine import context  # noqa: E402
 from legato.states import RunState, StepState  # noqa: E402
 from legato.store import SqliteStore  # noqa: E402
 from legato.worker import Worker  # noqa: E402
