@@ -49,6 +49,9 @@ class RunRecord:
     lease_expires_at: datetime | None = None  # set while a worker holds the run
     wake_at: datetime | None = None  # a waiting run is runnable again from this time
     waiting_for: str | None = None  # the event name a waiting run expects
+    # Times a worker took the run over after its lease expired (its worker died or lost
+    # it); only claims change it, an operator's resume or retry resets it.
+    recoveries: int = 0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -16,7 +16,9 @@ Two serializers, chosen per task or flow with ``serializer=``:
     small tagged object, e.g. ``{"__legato__": "tuple", "v": [1, 2]}``; a user dict that
     itself has a ``"__legato__"`` key is stored in the tagged ``"dict"`` form, so it
     round-trips too. Enums, dataclasses and pydantic models record their class as
-    ``"module:qualname"``; loading imports that module and accepts the class only if it is
+    ``"module:qualname"`` (``"/abs/file.py:qualname"`` for a class from a loose file, such
+    as the script run as ``__main__``: see :mod:`legato.sources`); loading imports that
+    module (or file) and accepts the class only if it is
     still an Enum, a dataclass or a pydantic model respectively (dataclasses are rebuilt
     through their ``__init__``, models through ``model_validate``; nothing else is ever
     called). So the code that defines them must be importable wherever the value is loaded,
@@ -38,7 +40,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import importlib
 import pathlib
 import pickle
 import sys
@@ -52,6 +53,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from legato.errors import SerializationError
+from legato.sources import code_ref, import_part, is_file_part
 
 __all__ = ["SERIALIZERS", "TAG", "dumps", "fingerprint", "loads"]
 
@@ -417,7 +419,9 @@ def _class_ref(cls: type) -> str:
             f"{module!r}, so the value could not be rebuilt when it is loaded. Define "
             f"{cls.__name__} at module level under its own name."
         )
-    ref = f"{module}:{qualname}"
+    # A class from a loose file (the script run as __main__, a file loaded by path) is
+    # named by the file's path, so that other processes (a worker) can import it too.
+    ref = code_ref(module, qualname) or f"{module}:{qualname}"
     _CLASS_REFS[cls] = ref
     return ref
 
@@ -547,16 +551,16 @@ def _resolve_class(ref: str, kind: str) -> Any:
     cls = _CLASSES.get((ref, kind))
     if cls is not None:
         return cls
-    module_name, _, qualname = ref.partition(":")
+    module_name, _, qualname = ref.rpartition(":")
     try:
-        found: Any = importlib.import_module(module_name)
+        found: Any = import_part(module_name)
         for part in qualname.split("."):
             found = getattr(found, part)
     except Exception as exc:
         raise SerializationError(
             f"cannot load stored value: it holds an instance of class {ref}, which cannot be "
             f"imported ({type(exc).__name__}: {exc}). The code defining {qualname} must be "
-            f"importable as module {module_name!r} wherever the value is loaded."
+            f"importable as {_where(module_name)} wherever the value is loaded."
         ) from exc
     if not _is_kind(found, kind):
         raise SerializationError(
@@ -565,6 +569,12 @@ def _resolve_class(ref: str, kind: str) -> Any:
         )
     _CLASSES[(ref, kind)] = found
     return found
+
+
+def _where(module_part: str) -> str:
+    if is_file_part(module_part):
+        return f"file {module_part} (or module {pathlib.Path(module_part).stem!r})"
+    return f"module {module_part!r} (its folder on PYTHONPATH, or its package installed)"
 
 
 def _is_kind(obj: Any, kind: str) -> bool:

@@ -12,6 +12,9 @@ class Settings:
     db_url: str
     max_workers: int
     durability: str  # "normal": survives a process crash; "full": survives power loss
+    # A run whose worker died or lost it this many times fails instead of being claimed
+    # again (LEGATO_RECOVERY_LIMIT).
+    recovery_limit: int = 5
     # Notification channel name -> URL, from LEGATO_NOTIFY_<NAME>=<url> (name lower-cased).
     # Kept as text here; legato.notifications parses and validates them.
     notify_channels: dict[str, str] = field(default_factory=dict)
@@ -44,8 +47,23 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         db_url=env.get("LEGATO_DB") or default_db_url(home),
         max_workers=max_workers,
         durability=durability,
+        recovery_limit=_recovery_limit(env),
         notify_channels=_notify_channels(env),
     )
+
+
+def _recovery_limit(env: dict[str, str]) -> int:
+    text = env.get("LEGATO_RECOVERY_LIMIT", "5")
+    try:
+        limit = int(text)
+        if limit < 1:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"LEGATO_RECOVERY_LIMIT={text!r} is not a positive integer; set it to how many "
+            "times a run may take down or lose its worker before it fails, for example 5."
+        ) from None
+    return limit
 
 
 NOTIFY_PREFIX = "LEGATO_NOTIFY_"

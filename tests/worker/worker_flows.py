@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -81,3 +82,15 @@ def chaos_step(i: int) -> int:
 @flow
 def chaos(steps: int = 8) -> int:
     return sum(chaos_step(i) for i in range(steps))
+
+
+@task
+def kill_my_worker() -> None:
+    note(f"killing {os.getpid()}")
+    os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would
+
+
+@flow
+def takes_down_its_worker() -> str:
+    kill_my_worker()
+    return "never"

@@ -120,6 +120,7 @@ def worker_command(
     """
     from legato.executors import executor_from_url
     from legato.notifications.channels import configured_channels
+    from legato.settings import load_settings
     from legato.worker import Worker, WorkerOptions
 
     store = open_cli_store(ctx, db)
@@ -137,6 +138,7 @@ def worker_command(
                 lease=timedelta(seconds=lease),
                 poll_interval=poll,
                 grace=grace,
+                recovery_limit=load_settings().recovery_limit,  # checked by open_cli_store
             ),
             executor=chosen,
         )

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from legato.engine.context import current_run, current_step
 from legato.engine.futures import StepFuture
 from legato.engine.retries import RetryPolicy, to_seconds
 from legato.errors import DefinitionError
+from legato.sources import code_ref
 
 if TYPE_CHECKING:
     from legato.engine.handles import RunHandle
@@ -184,17 +183,12 @@ class Flow(_Definition[P, R]):
 
     @property
     def target(self) -> str | None:
-        """``module:qualname`` (or ``/abs/file.py:qualname``) to import this flow again."""
+        """``module:qualname`` (or ``/abs/file.py:qualname`` for code from a loose file) to
+        import this flow again in another process; None if it cannot be (see
+        :mod:`legato.sources`)."""
         if self.options.target is not None:
             return self.options.target
-        qualname = self.fn.__qualname__
-        if "<locals>" in qualname:
-            return None
-        module = self.fn.__module__
-        if module == "__main__":
-            main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-            return f"{Path(main_file).resolve()}:{qualname}" if main_file else None
-        return f"{module}:{qualname}"
+        return code_ref(self.fn.__module__, self.fn.__qualname__)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         run = current_run.get()

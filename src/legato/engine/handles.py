@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
 from legato.errors import RunFailedError, RunStateError
 from legato.records import RunRecord, StepRecord
-from legato.serialization import loads
+from legato.serialization import TAG, loads
 from legato.states import RunState
 from legato.store.base import Store
 
@@ -68,13 +69,25 @@ class RunHandle:
             return self._value
         record = self.record
         if record.state is RunState.COMPLETED:
-            return None if record.result is None else loads(record.result, record.serializer)
+            return None if record.result is None else self._load_result(record)
         if record.state is RunState.FAILED and record.error is not None:
             raise RunFailedError(self.run_id, record.error.type, record.error.message)
         raise RunStateError(
             f"run {self.run_id} is {record.state.value}; it has no result yet. "
             f"Resume it with `legato runs resume {self.run_id}`."
         )
+
+    def _load_result(self, record: RunRecord) -> Any:
+        """Decode the stored result after importing the run's flow, as a worker does: the
+        classes it holds are defined (or imported) by the flow's code."""
+        text = record.result or "null"
+        if record.target is not None and (record.serializer != "json" or TAG in text):
+            from legato.engine.targets import load_target
+
+            # The result's own error says what is missing if this import fails.
+            with contextlib.suppress(Exception):
+                load_target(record.target)
+        return loads(text, record.serializer)
 
     def __repr__(self) -> str:
         return f"<RunHandle {self.run_id}>"

@@ -1,22 +1,23 @@
-"""Finding a flow again from its target: ``package.module:flow`` or ``path/file.py:flow``."""
+"""Finding a flow again from its target: ``package.module:flow`` or ``/path/file.py:flow``.
+
+How targets are named (a file's path for code from a loose file, a module name for a
+package's module) is :mod:`legato.sources`' rule, shared with stored classes.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from legato.errors import DefinitionError
+from legato.sources import import_part, is_file_part
 
 _found: dict[str, Any] = {}  # target -> flow: a worker loads each target once
 
 
 def load_target(target: str) -> Any:
-    """Import and return the flow named by ``target``; raises ``DefinitionError``.
+    """Import and return the flow named by ``target``; raises ``DefinitionError`` saying
+    what to do when it cannot.
 
     The flow is remembered: modules are imported once per process anyway, so a new
     version of the code takes a new process (restart the worker after a deploy).
@@ -36,16 +37,7 @@ def _load_target(target: str) -> Any:
             f"target {target!r} must look like path/to/file.py:flow_name or "
             "package.module:flow_name"
         )
-    if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
-        module = _load_file(Path(module_part), target)
-    else:
-        try:
-            module = importlib.import_module(module_part)
-        except ImportError as exc:
-            raise DefinitionError(
-                f"target {target!r}: cannot import module {module_part!r} ({exc}). "
-                "Check the spelling and that it is importable (PYTHONPATH, installed package)."
-            ) from None
+    module = _import(module_part, target)
     obj: Any = module
     for part in attr.split("."):
         obj = getattr(obj, part, None)
@@ -59,39 +51,33 @@ def _load_target(target: str) -> Any:
         raise DefinitionError(
             f"target {target!r}: {attr!r} is a {type(obj).__name__}, not a @flow function"
         )
-    if obj.options.target is None and (module_part.endswith(".py") or "/" in module_part):
+    if obj.options.target is None and is_file_part(module_part):
         obj = obj.with_options(target=f"{Path(module_part).resolve()}:{attr}")
     return obj
 
 
-_loading = threading.RLock()  # one import of a file at a time: others wait for it whole
-
-
-def _load_file(path: Path, target: str) -> Any:
-    with _loading:
-        return _load_file_once(path, target)
-
-
-def _load_file_once(path: Path, target: str) -> Any:
-    resolved = path.resolve()
-    if not resolved.is_file():
-        raise DefinitionError(f"target {target!r}: no such file {path}")
-    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:8]
-    name = f"legato_user_{digest}_{resolved.stem}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, resolved)
-    if spec is None or spec.loader is None:
-        raise DefinitionError(f"target {target!r}: {path} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    # The file's folder goes on sys.path so its sibling imports work, as with `python file.py`.
-    folder = str(resolved.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    sys.modules[name] = module
+def _import(module_part: str, target: str) -> Any:
+    if is_file_part(module_part):
+        path = Path(module_part)
+        if path.suffix != ".py" and path.exists():
+            raise DefinitionError(f"target {target!r}: {path} is not a Python file")
+        try:
+            return import_part(module_part)
+        except ImportError as exc:
+            raise DefinitionError(f"target {target!r}: {exc}") from None
     try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+        return import_part(module_part)
+    except ImportError as exc:
+        top = module_part.split(".")[0]
+        missing = getattr(exc, "name", None)
+        if missing is not None and missing.split(".")[0] != top:
+            raise DefinitionError(
+                f"target {target!r}: module {module_part!r} imports {missing!r}, which is "
+                f"not installed here ({exc}). Install it where this process runs."
+            ) from None
+        raise DefinitionError(
+            f"target {target!r}: cannot import module {module_part!r} ({exc}). It was "
+            f"recorded by a process that could import it; make it importable here: run "
+            f"with the folder that holds {top!r} on PYTHONPATH (for example "
+            f"`PYTHONPATH=. legato ...` from that folder), or install its package."
+        ) from None

@@ -18,7 +18,8 @@ def _marks(count: int) -> str:
 RUN_COLUMNS = (
     "run_id, flow_name, state, created_at, target, flow_version, params, result, "
     "serializer, error, parent_run_id, parent_step_key, owner, started_at, finished_at, tags, "
-    "queue, priority, idempotency_key, lease_epoch, lease_expires_at, wake_at, waiting_for"
+    "queue, priority, idempotency_key, lease_epoch, lease_expires_at, wake_at, waiting_for, "
+    "recoveries"
 )
 STEP_COLUMNS = (
     "run_id, step_key, seq, task_name, state, attempts, started_at, finished_at, result, "
@@ -29,7 +30,7 @@ LOG_COLUMNS = "run_id, at, level, message, step_key"
 CACHE_COLUMNS = "cache_key, task_name, result, serializer, created_at, expires_at"
 
 # A run id that already exists inserts nothing (rowcount 0): the store reports a duplicate.
-INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(23)}) ON CONFLICT DO NOTHING"
+INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(24)}) ON CONFLICT DO NOTHING"
 # Only the fields that change while a run executes; the rest is fixed at creation. The
 # lease is cleared when the run ends or goes back to pending (the CASE flag); otherwise
 # it is left to claim/renew, so a stale copy of the run cannot shorten it.
@@ -101,9 +102,12 @@ CLAIM_EXPIRED = (
     "AND state IN ('running', 'waiting') AND queue IN ({queues}) "
     "ORDER BY priority DESC, created_at, run_id LIMIT ?"
 )
-# Conditional, so that of two claimers racing for one run only one changes it.
+# Conditional, so that of two claimers racing for one run only one changes it. Taking a
+# run whose lease expired counts a recovery: its worker died or lost it.
 CLAIM_UPDATE = (
     "UPDATE runs SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'running' END, "
+    "recoveries = recoveries + CASE WHEN state IN ('running', 'waiting') "
+    "AND lease_expires_at IS NOT NULL THEN 1 ELSE 0 END, "
     "owner = ?, lease_epoch = lease_epoch + 1, "
     "lease_expires_at = ?, started_at = COALESCE(started_at, ?), finished_at = NULL "
     "WHERE run_id = ? AND (state = 'pending' OR (state IN ('running', 'waiting') "
@@ -124,7 +128,7 @@ COUNT_LIVE_WITH_TAG = (
 # any earlier holder.
 TAKE_RUN = (
     "UPDATE runs SET state = 'running', owner = ?, lease_epoch = lease_epoch + 1, "
-    "lease_expires_at = NULL, finished_at = NULL, error = NULL, "
+    "lease_expires_at = NULL, finished_at = NULL, error = NULL, recoveries = 0, "
     "started_at = CASE WHEN state = 'failed' THEN ? ELSE COALESCE(started_at, ?) END "
     "WHERE run_id = ? AND (state = 'pending' "
     "OR (state IN ('running', 'waiting') AND (lease_expires_at IS NULL OR lease_expires_at < ?)) "
@@ -133,7 +137,7 @@ TAKE_RUN = (
 # requeue_run: a failed run goes back to the queue for a worker to retry it by replay.
 REQUEUE_RUN = (
     "UPDATE runs SET state = 'pending', owner = NULL, lease_expires_at = NULL, error = NULL, "
-    "finished_at = NULL WHERE run_id = ? AND state = 'failed'"
+    "finished_at = NULL, recoveries = 0 WHERE run_id = ? AND state = 'failed'"
 )
 RENEW_LEASE = (
     "UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND owner = ? "

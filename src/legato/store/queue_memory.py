@@ -120,6 +120,8 @@ class MemoryQueue:
                     owner=worker_id,
                     lease_epoch=run.lease_epoch + 1,
                     lease_expires_at=now + lease,
+                    # Its lease expired: its worker died or lost it.
+                    recoveries=run.recoveries + int(run.lease_expires_at is not None),
                     started_at=run.started_at or now,
                     finished_at=None,
                 )
@@ -185,6 +187,7 @@ class MemoryQueue:
                 lease_expires_at=None,
                 finished_at=None,
                 error=None,
+                recoveries=0,
                 started_at=now if run.state is RunState.FAILED else (run.started_at or now),
             )
             self._runs[run_id] = taken
@@ -208,6 +211,7 @@ class MemoryQueue:
                 lease_expires_at=None,
                 error=None,
                 finished_at=None,
+                recoveries=0,
             )
             self._append_event(
                 EventRecord(

@@ -87,6 +87,7 @@ def run_row(run: RunRecord) -> Row:
         micros_or_none(run.lease_expires_at),
         micros_or_none(run.wake_at),
         run.waiting_for,
+        run.recoveries,
     )
 
 
@@ -178,6 +179,7 @@ def decode_run(row: Row) -> RunRecord:
         lease_expires_at=from_micros(row[20]),
         wake_at=from_micros(row[21]),
         waiting_for=row[22],
+        recoveries=row[23],
     )
 
 

@@ -23,8 +23,9 @@ from legato.engine.launch import execute_claimed
 from legato.engine.runner import RunReleased
 from legato.engine.steps import error_info
 from legato.engine.targets import load_target
-from legato.errors import LeaseLostError, RunStateError, StoreError
+from legato.errors import LeaseLostError, RunStateError, SerializationError, StoreError
 from legato.records import EventRecord, Fence, RunRecord, WorkerRecord
+from legato.serialization import loads
 from legato.states import RunState
 from legato.store.base import QueueStore
 
@@ -39,6 +40,8 @@ class WorkerOptions:
     heartbeat: timedelta | None = None  # lease renewal interval; default lease / 3
     poll_interval: float = 0.5  # seconds between claims when idle (SQLite has no push)
     grace: float = 30.0  # seconds running runs get to finish on shutdown
+    # A run taken over this many times after its worker died or lost it fails instead.
+    recovery_limit: int = 5
 
     @property
     def beat_every(self) -> float:
@@ -71,6 +74,8 @@ class Worker:
         self.options = options or WorkerOptions()
         if self.options.concurrency < 1:
             raise ValueError(f"concurrency={self.options.concurrency} must be at least 1")
+        if self.options.recovery_limit < 1:
+            raise ValueError(f"recovery_limit={self.options.recovery_limit} must be at least 1")
         if executor is None:
             from legato.engine.context import default_executor
 
@@ -100,6 +105,9 @@ class Worker:
             )
             if run is None:
                 break
+            if run.recoveries >= self.options.recovery_limit:
+                self._fail_run(run, self._recovery_limit_message(run), None)
+                continue
             self._start(run)
             started.append(run.run_id)
         return started
@@ -200,7 +208,12 @@ class Worker:
                     raise RunStateError("the run has no target to import its flow from")
                 flow = load_target(run.target)
             except Exception as exc:  # noqa: BLE001 - any import failure fails the run
-                self._fail_unimportable(run, exc)
+                self._fail_run(run, self._unimportable_message(run, exc), exc)
+                return
+            try:
+                loads(run.params)
+            except SerializationError as exc:
+                self._fail_run(run, self._undecodable_message(run, exc), exc)
                 return
             execute_claimed(
                 run,
@@ -229,17 +242,38 @@ class Worker:
         except StoreError as exc:
             log.warning("worker %s could not release run %s: %s", self.id, run.run_id, exc)
 
-    def _fail_unimportable(self, run: RunRecord, exc: Exception) -> None:
-        """A run whose code does not import fails with what to do, instead of being
-        claimed again and again."""
-        now = self.clock()
-        message = (
+    def _unimportable_message(self, run: RunRecord, exc: Exception) -> str:
+        return (
             f"worker {self.id} cannot import the flow of run {run.run_id} from target "
             f"{run.target!r}: {type(exc).__name__}: {exc}. Make the code importable where "
             f"the worker runs (working directory, PYTHONPATH, installed package), then "
             f"`legato runs retry {run.run_id}`."
         )
-        info = replace(error_info(exc), message=message)
+
+    def _undecodable_message(self, run: RunRecord, exc: Exception) -> str:
+        return (
+            f"worker {self.id} cannot start run {run.run_id} of flow {run.flow_name!r}: its "
+            f"parameters cannot be loaded ({exc}). Make the classes they name importable "
+            f"where the worker runs, then `legato runs retry {run.run_id}`; or start a new "
+            "run with parameters this code can load."
+        )
+
+    def _recovery_limit_message(self, run: RunRecord) -> str:
+        return (
+            f"run {run.run_id} of flow {run.flow_name!r} reached its recovery limit: a worker "
+            f"died or lost it {run.recoveries} times while running it (limit "
+            f"{self.options.recovery_limit}, LEGATO_RECOVERY_LIMIT), so it is not claimed "
+            "again. Something in it may be killing its worker (memory, a crash in native "
+            "code, os._exit): check its last steps with `legato runs show "
+            f"{run.run_id}`, fix that, then `legato runs retry {run.run_id}`."
+        )
+
+    def _fail_run(self, run: RunRecord, message: str, exc: Exception | None) -> None:
+        """Fail a run this worker holds but cannot execute (its code does not import, its
+        parameters do not load, it reached the recovery limit), instead of leaving it to
+        be claimed again and again. Its flow's code does not run: no handlers."""
+        now = self.clock()
+        info = replace(error_info(exc or RunStateError(message)), message=message)
         failed = replace(run, state=RunState.FAILED, error=info, finished_at=now, owner=None)
         event = EventRecord(run_id=run.run_id, at=now, kind="run", state="failed", message=message)
         try:
