@@ -45,9 +45,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 @contextmanager
-def a_worker(store: Store) -> Iterator[Worker]:
+def a_worker(store: Store, queues: tuple[str, ...] = ("default",)) -> Iterator[Worker]:
     """A real worker on ``store``, claiming in a thread until the block ends."""
-    worker = Worker(store, options=WorkerOptions(poll_interval=0.02))  # type: ignore[arg-type]
+    options = WorkerOptions(poll_interval=0.02, queues=queues)
+    worker = Worker(store, options=options)  # type: ignore[arg-type]
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
@@ -266,6 +267,18 @@ def test_a_child_that_fails_after_its_wait_raises_in_its_parent(store) -> None:
     child = only_child(store, failed.run_id)
     assert f"run {child.run_id} failed with builtins.ValueError" in record.error.message
     assert step_states(store, failed.run_id) == {"failing_child#0": StepState.FAILED}
+
+
+def test_a_child_waits_in_its_parent_s_queue_for_the_worker_of_that_queue(store) -> None:
+    handle = parent_of_napper.with_options(queue="slow", priority=3).submit(4)
+    worker = Worker(store, options=WorkerOptions(queues=("slow",)))  # type: ignore[arg-type]
+    assert worker.tick() == [handle.run_id]
+    wait_for(lambda: not worker.active(), "the parent to suspend")
+    child = only_child(store, handle.run_id)
+    assert (child.queue, child.priority) == ("slow", 3)
+    with a_worker(store, queues=("slow",)):
+        wait_for(ended(store, handle.run_id), "the parent to end")
+    assert legato.get_run(handle.run_id, store=store).result() == 9
 
 
 # -- cancels --------------------------------------------------------------------------
