@@ -281,6 +281,45 @@ def test_a_child_waits_in_its_parent_s_queue_for_the_worker_of_that_queue(store)
     assert legato.get_run(handle.run_id, store=store).result() == 9
 
 
+CHILD_BREAKS = [True]
+
+
+@flow
+def flaky_child() -> str:
+    legato.sleep(1.2)
+    if CHILD_BREAKS[0]:
+        raise ValueError("broken this time")
+    return "fine"
+
+
+@flow
+def parent_of_flaky_child() -> str:
+    return f"child was {flaky_child()}"
+
+
+def test_retrying_a_parent_whose_waiting_child_failed_starts_a_new_child_and_waits_for_it(
+    store,
+) -> None:
+    CHILD_BREAKS[0] = True
+    handle = parent_of_flaky_child.run()
+    first_child = only_child(store, handle.run_id)
+    with a_worker(store):
+        wait_for(ended(store, handle.run_id), "the parent to fail")
+        assert store.get_run(handle.run_id).state is RunState.FAILED
+        CHILD_BREAKS[0] = False
+        from legato.engine.launch import resume
+
+        with pytest.raises(RunStateError, match="waiting for its child run"):
+            resume(handle.run_id, store=store, retry_failed=True).result()
+        wait_for(ended(store, handle.run_id), "the retried parent to end")
+    assert legato.get_run(handle.run_id, store=store).result() == "child was fine"
+    children = store.list_runs(RunFilter(parent_run_id=handle.run_id))
+    second = next(c for c in children if c.run_id != first_child.run_id)
+    assert second.state is RunState.COMPLETED
+    (step,) = store.get_steps(handle.run_id)
+    assert step.child_run_id == second.run_id
+
+
 # -- cancels --------------------------------------------------------------------------
 
 

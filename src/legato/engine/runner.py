@@ -101,6 +101,11 @@ def _left_waiting(prior: StepRecord, child: RunRecord) -> bool:
     return child.state not in (RunState.RUNNING, RunState.COMPLETED, RunState.FAILED)
 
 
+def _restarts(child: RunRecord) -> bool:
+    """A child run that failed or was cancelled: calling it again starts a new run."""
+    return child.state in (RunState.FAILED, RunState.CANCELLED)
+
+
 class RunReleased(BaseException):  # noqa: N818 - a control signal, like KeyboardInterrupt
     """The worker executing the run is stopping: the run goes back to the queue.
 
@@ -537,7 +542,7 @@ class RunExecution:
             state=StepState.RUNNING,
             attempts=(prior.attempts if prior else 0) + 1,
             started_at=now,
-            child_run_id=prior.child_run_id if prior and prior.child_run_id else new_run_id(),
+            child_run_id=self._child_id_for(prior, existing),
         )
         self.record_step(step, message=f"child run {step.child_run_id}", wait=True)
         handle = self._execute_child(flow, args, kwargs, step, existing)
@@ -574,6 +579,13 @@ class RunExecution:
         except LookupError:
             return None
 
+    def _child_id_for(self, prior: StepRecord | None, existing: RunRecord | None) -> str:
+        """The step's child run id: the one recorded, unless that run failed or was
+        cancelled (a retry of this run starts the child anew, under a new id)."""
+        if existing is not None and _restarts(existing):
+            return new_run_id()
+        return prior.child_run_id if prior and prior.child_run_id else new_run_id()
+
     def _execute_child(
         self,
         flow: Flow[Any, Any],
@@ -588,7 +600,7 @@ class RunExecution:
 
         child_id = step.child_run_id
         assert child_id is not None
-        if existing is not None and existing.state not in (RunState.FAILED, RunState.CANCELLED):
+        if existing is not None and not _restarts(existing):
             return resume(
                 child_id, store=self.store, flow=flow, listeners=self.listeners, parent=self
             )
@@ -598,7 +610,7 @@ class RunExecution:
             kwargs,
             parent=self,
             parent_step_key=step.key,
-            run_id=child_id if existing is None else new_run_id(),
+            run_id=child_id,
             listeners=self.listeners,
         )
 
