@@ -48,10 +48,28 @@ class RunRecord:
     lease_epoch: int = 0  # incremented by every claim; fences the claimer's writes
     lease_expires_at: datetime | None = None  # set while a worker holds the run
     wake_at: datetime | None = None  # a waiting run is runnable again from this time
-    waiting_for: str | None = None  # the event name a waiting run expects
+    # What a waiting run expects: an event name, "input:NAME", or ``waits_for_child(id)``.
+    waiting_for: str | None = None
     # Times a worker took the run over after its lease expired (its worker died or lost
     # it); only claims change it, an operator's resume or retry resets it.
     recoveries: int = 0
+
+    @property
+    def wakes_parent(self) -> bool:
+        """The run is a child run that has ended: its parent, if it waits for it, is
+        due now (``Store.record`` makes it so in the same transaction)."""
+        return (
+            self.parent_run_id is not None and self.state.is_final and self.finished_at is not None
+        )
+
+
+CHILD_PREFIX = "child:"
+
+
+def waits_for_child(child_run_id: str) -> str:
+    """The ``waiting_for`` of a parent run that waits for its child ``child_run_id`` to
+    end (the child waits for a timer, an event or an input of its own)."""
+    return CHILD_PREFIX + child_run_id
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

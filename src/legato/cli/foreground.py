@@ -35,6 +35,7 @@ from legato.cli.console import (
 )
 from legato.cli.live import RunMonitor
 from legato.cli.render import ICONS, STATE_STYLES, format_duration, format_time, jsonable
+from legato.records import CHILD_PREFIX
 
 if TYPE_CHECKING:
     from legato.engine.handles import RunHandle
@@ -122,6 +123,9 @@ def outcome(record: RunRecord, value: Any) -> Group:
         name = waiting_for.removeprefix("input:")
         grid.add_row("  answer", f"legato approve {record.run_id} {name} --input JSON")
         grid.add_row("", f"legato reject {record.run_id} {name} --reason TEXT")
+    elif state == "waiting" and waiting_for.startswith(CHILD_PREFIX):
+        child = waiting_for.removeprefix(CHILD_PREFIX)
+        grid.add_row("  child", f"waits for child run {child}: legato runs show {child}")
     elif state == "waiting" and waiting_for:
         grid.add_row("  event", f"legato events send {waiting_for} --data JSON")
     if state == "waiting" and record.wake_at is not None:

@@ -97,6 +97,9 @@ def execute_new(
         parent_run_id=parent.run_id if parent is not None else None,
         parent_step_key=parent_step_key,
         owner=owner_id(),
+        # Where a worker resumes it if it waits: a child run waits in its parent's queue.
+        queue=parent.run.queue if parent is not None else flow.options.queue,
+        priority=parent.run.priority if parent is not None else flow.options.priority,
     )
     store.create_run(
         run,

@@ -28,12 +28,13 @@ from legato.engine.futures import StepFuture
 from legato.engine.handles import RunHandle
 from legato.engine.recorder import Recorder
 from legato.engine.steps import error_info, execute_step, futures_in
-from legato.engine.waits import INLINE_WAIT, Suspended
+from legato.engine.waits import INLINE_WAIT, Suspended, describe_wait
 from legato.errors import (
     Cancelled,
     FlowTimeoutError,
     LeaseLostError,
     NonDeterminismError,
+    RunFailedError,
     RunStateError,
     SerializationError,
     WaitTimeout,
@@ -41,13 +42,16 @@ from legato.errors import (
 from legato.executors.base import Executor
 from legato.ids import new_run_id
 from legato.records import (
+    CHILD_PREFIX,
     Change,
+    ErrorInfo,
     EventRecord,
     Fence,
     LogRecord,
     RunRecord,
     SentEvent,
     StepRecord,
+    waits_for_child,
 )
 from legato.serialization import dumps, loads
 from legato.states import RunState, StepState
@@ -81,6 +85,25 @@ def owner_id() -> str:
 _ABSENT = object()  # a payload entry that is not there matches nothing
 DERIVED_SEQ = 1 << 40  # derived steps (handlers, compensations) sort after the flow's own
 COMPENSATING = "unwinding after"  # the run event that marks failure handling in progress
+
+
+def _left_waiting(prior: StepRecord, child: RunRecord) -> bool:
+    """Whether the step's child run was left to live on its own (workers resume it), so
+    this run may only wait for its outcome, never execute it: the step recorded it
+    waiting, or this run stopped right after the child suspended (it waits, was taken by
+    a worker or ``runs resume``, or was cancelled meanwhile)."""
+    if prior.state is StepState.WAITING:
+        return True
+    if prior.state is not StepState.RUNNING:
+        return False  # the step failed: a retry of this run starts the child anew
+    if child.lease_epoch > 0:
+        return True
+    return child.state not in (RunState.RUNNING, RunState.COMPLETED, RunState.FAILED)
+
+
+def _restarts(child: RunRecord) -> bool:
+    """A child run that failed or was cancelled: calling it again starts a new run."""
+    return child.state in (RunState.FAILED, RunState.CANCELLED)
 
 
 class RunReleased(BaseException):  # noqa: N818 - a control signal, like KeyboardInterrupt
@@ -500,11 +523,16 @@ class RunExecution:
     def call_child(
         self, flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        """The step ``<flow>#n``: a child run executed here, in this thread. A child that
+        waits is left waiting on its own, and this run waits for it to end."""
         key, seq = self.next_key(flow.name)
         prior = self.replayed(key, seq, flow.name)
         if prior is not None and prior.state is StepState.COMPLETED:
             return loads(prior.result, prior.serializer)  # type: ignore[arg-type]
         self.check_live()
+        existing = self._child_of(prior)
+        if prior is not None and existing is not None and _left_waiting(prior, existing):
+            return self._await_child(prior, existing)
         now = utcnow()
         step = StepRecord(
             run_id=self.run_id,
@@ -514,34 +542,17 @@ class RunExecution:
             state=StepState.RUNNING,
             attempts=(prior.attempts if prior else 0) + 1,
             started_at=now,
-            child_run_id=prior.child_run_id if prior and prior.child_run_id else new_run_id(),
+            child_run_id=self._child_id_for(prior, existing),
         )
         self.record_step(step, message=f"child run {step.child_run_id}", wait=True)
-        child_id = step.child_run_id
-        assert child_id is not None
-        try:
-            existing = self.store.get_run(child_id) if prior and prior.child_run_id else None
-        except LookupError:
-            existing = None
-        from legato.engine.launch import execute_new, resume
-
-        if existing is not None and existing.state is not RunState.FAILED:
-            handle = resume(
-                child_id, store=self.store, flow=flow, listeners=self.listeners, parent=self
-            )
-        else:
-            handle = execute_new(
-                flow.with_options(store=self.store),
-                args,
-                kwargs,
-                parent=self,
-                parent_step_key=key,
-                run_id=child_id if existing is None else new_run_id(),
-                listeners=self.listeners,
-            )
+        handle = self._execute_child(flow, args, kwargs, step, existing)
         try:
             value = handle.result()
+        except Suspended as waiting:
+            raise self._wait_for_child(step, waiting) from None
         except BaseException as exc:
+            if isinstance(exc, Cancelled):
+                self.cancel_raised = True  # told of a cancel: `finally` tasks are cleanup
             if isinstance(exc, Exception):
                 failed = replace(
                     step, state=StepState.FAILED, error=error_info(exc), finished_at=utcnow()
@@ -558,6 +569,93 @@ class RunExecution:
         )
         self.record_step(done, wait=True)
         return value
+
+    def _child_of(self, prior: StepRecord | None) -> RunRecord | None:
+        """The child run an earlier execution of this step started, if any."""
+        if prior is None or not prior.child_run_id:
+            return None
+        try:
+            return self.store.get_run(prior.child_run_id)
+        except LookupError:
+            return None
+
+    def _child_id_for(self, prior: StepRecord | None, existing: RunRecord | None) -> str:
+        """The step's child run id: the one recorded, unless that run failed or was
+        cancelled (a retry of this run starts the child anew, under a new id)."""
+        if existing is not None and _restarts(existing):
+            return new_run_id()
+        return prior.child_run_id if prior and prior.child_run_id else new_run_id()
+
+    def _execute_child(
+        self,
+        flow: Flow[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        step: StepRecord,
+        existing: RunRecord | None,
+    ) -> RunHandle:
+        """Execute the step's child run here: resumed by replay if an earlier execution
+        left it unfinished, else started (anew when it failed or was cancelled)."""
+        from legato.engine.launch import execute_new, resume
+
+        child_id = step.child_run_id
+        assert child_id is not None
+        if existing is not None and not _restarts(existing):
+            return resume(
+                child_id, store=self.store, flow=flow, listeners=self.listeners, parent=self
+            )
+        return execute_new(
+            flow.with_options(store=self.store),
+            args,
+            kwargs,
+            parent=self,
+            parent_step_key=step.key,
+            run_id=child_id,
+            listeners=self.listeners,
+        )
+
+    def _wait_for_child(self, step: StepRecord, waiting: Suspended) -> BaseException:
+        """The child suspended: record the step waiting, and suspend this run until the
+        child ends (the store makes this run due then)."""
+        child_id = step.child_run_id
+        assert child_id is not None
+        self.record_step(
+            replace(step, state=StepState.WAITING),
+            message=f"child run {child_id} waits for {describe_wait(waiting.waiting_for)}",
+            wait=True,
+        )
+        return self._stopping_with(
+            Suspended(self.run_id, None, waiting_for=waits_for_child(child_id))
+        )
+
+    def _await_child(self, prior: StepRecord, child: RunRecord) -> Any:
+        """A child left waiting on its own: its outcome once it ended, else this run
+        waits for it again. Never executed here, so it runs in one place only."""
+        if not (child.state.is_final and child.finished_at is not None):
+            if prior.state is not StepState.WAITING:
+                prior = replace(prior, state=StepState.WAITING)
+            raise self._wait_for_child(prior, Suspended(child.run_id, None, child.waiting_for))
+        if child.state is RunState.COMPLETED:
+            done = replace(
+                prior,
+                state=StepState.COMPLETED,
+                finished_at=utcnow(),
+                result=child.result,
+                serializer=child.serializer,
+            )
+            self.record_step(done, wait=True)
+            return loads(child.result, child.serializer)  # type: ignore[arg-type]
+        if child.state is RunState.CANCELLED:
+            self.cancel_raised = True  # told of a cancel: `finally` tasks are cleanup
+            exc: Exception = Cancelled(
+                f"child run {child.run_id} of run {self.run_id} was cancelled"
+            )
+        else:
+            error = child.error or ErrorInfo(type="Exception", message="no error recorded")
+            exc = RunFailedError(child.run_id, error.type, error.message)
+        failed = replace(prior, state=StepState.FAILED, error=error_info(exc), finished_at=utcnow())
+        self.record_step(failed, message=error_info(exc).summary(), wait=True)
+        raise exc
 
     # -- recording ---------------------------------------------------------------------
 
@@ -770,13 +868,7 @@ class RunExecution:
     def _suspend(self, handle: RunHandle, suspended: Suspended) -> None:
         """The flow waits: record it waiting (giving up any worker lease) and free this
         thread; a worker resumes it by replay when it is due."""
-        waiting_for = suspended.waiting_for
-        if waiting_for is None:
-            what = "its timer"
-        elif waiting_for.startswith("input:"):
-            what = f"input {waiting_for.removeprefix('input:')!r}"
-        else:
-            what = f"event {waiting_for!r}"
+        what = describe_wait(suspended.waiting_for)
         until = f" until {suspended.wake_at.isoformat()}" if suspended.wake_at else ""
         waiting = replace(
             self.run,
@@ -788,16 +880,33 @@ class RunExecution:
         self.record_run(waiting, message=f"waiting for {what}{until}")
         if suspended.waiting_for and self._arrived(suspended.waiting_for):
             # An event sent while the run was being suspended: due at once.
-            self.record_run(replace(waiting, wake_at=utcnow()), message="an event arrived")
-        handle._finish(
-            exception=RunStateError(
+            self.record_run(replace(waiting, wake_at=utcnow()), message=f"{what} arrived")
+        if self.parent is not None and self.run.parent_step_key is not None:
+            handle._finish(exception=suspended)  # the parent's step waits for this run
+            return
+        handle._finish(exception=RunStateError(self._waiting_message(what, until)))
+
+    def _waiting_message(self, what: str, until: str) -> str:
+        """What a direct call that suspended raises: what the run waits for, what to do."""
+        waiting_for = self.run.waiting_for or ""
+        if not waiting_for.startswith(CHILD_PREFIX):
+            return (
                 f"run {self.run_id} is waiting for {what}{until}; a worker (legato worker) "
                 f"resumes it when it is due, or `legato runs resume {self.run_id}` then"
             )
+        child_id = waiting_for.removeprefix(CHILD_PREFIX)
+        return (
+            f"run {self.run_id} is waiting for its {what} to end; a worker (legato "
+            f"worker) resumes the child when it is due and then this run, or `legato runs "
+            f"resume {child_id}` then `legato runs resume {self.run_id}`"
         )
 
     def _arrived(self, waiting_for: str) -> bool:
-        """Whether what the run now waits for came while it was being suspended."""
+        """Whether what the run now waits for came (or ended) while it was being
+        suspended."""
+        if waiting_for.startswith(CHILD_PREFIX):
+            child = self.store.get_run(waiting_for.removeprefix(CHILD_PREFIX))
+            return child.state.is_final and child.finished_at is not None
         if waiting_for.startswith("input:"):
             name = waiting_for.removeprefix("input:")
             return self.store.get_input(self.run_id, name) is not None  # type: ignore[attr-defined]

@@ -6,6 +6,12 @@ time the flow reaches one, its wake-up time is recorded with the step. A wait du
 stops, the run is recorded ``waiting`` with its wake-up time, and its thread and worker
 slot are freed. When the time comes a worker claims the run and resumes it by replay; the
 wait step then completes and the flow carries on after it.
+
+A child flow that waits makes its parent wait too: the child is left waiting on its own
+(a worker resumes it when it is due), and the parent is recorded ``waiting`` for it
+(``waiting_for`` is ``records.waits_for_child(child_run_id)``). When the child ends, the store
+makes the parent due, and the parent's replay returns the child's result or raises its
+error.
 """
 
 from __future__ import annotations
@@ -17,8 +23,20 @@ from legato.clock import utcnow
 from legato.engine.context import current_run, current_step
 from legato.engine.retries import to_seconds
 from legato.errors import LegatoError
+from legato.records import CHILD_PREFIX
 
 INLINE_WAIT = 1.0  # seconds: shorter waits are slept through instead of suspending
+
+
+def describe_wait(waiting_for: str | None) -> str:
+    """What a waiting run waits for, in words: its timer, an event, an input, a child."""
+    if waiting_for is None:
+        return "its timer"
+    if waiting_for.startswith("input:"):
+        return f"input {waiting_for.removeprefix('input:')!r}"
+    if waiting_for.startswith(CHILD_PREFIX):
+        return f"child run {waiting_for.removeprefix(CHILD_PREFIX)}"
+    return f"event {waiting_for!r}"
 
 
 class Suspended(BaseException):  # noqa: N818 - a control signal, like KeyboardInterrupt
@@ -33,7 +51,7 @@ class Suspended(BaseException):  # noqa: N818 - a control signal, like KeyboardI
         self.run_id = run_id
         self.wake_at = wake_at
         self.waiting_for = waiting_for
-        what = f"event {waiting_for!r}" if waiting_for else "its timer"
+        what = describe_wait(waiting_for)
         until = f" (until {wake_at.isoformat()})" if wake_at else ""
         super().__init__(f"run {run_id} waits for {what}{until}")
 

@@ -43,7 +43,9 @@ class Store(Protocol):
         """Apply a batch atomically: all of it is durable when this returns, or none.
 
         ``RunRecord``: updates the run's mutable fields (state, result, error, owner,
-        times); the run must exist. ``StepRecord``: inserts or replaces the step at
+        times); the run must exist. A child run that ends (``RunRecord.wakes_parent``)
+        makes its parent due at its ``finished_at`` when the parent waits for it
+        (``waiting_for == waits_for_child(child)``), and wakes idle workers. ``StepRecord``: inserts or replaces the step at
         ``(run_id, key)``. ``EventRecord`` / ``LogRecord``: appended. ``CacheRecord``:
         inserts or replaces the entry at ``cache_key``. Raises ``StoreError``.
         """

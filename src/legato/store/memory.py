@@ -26,6 +26,7 @@ from legato.records import (
     SentEvent,
     StepRecord,
     WorkerRecord,
+    waits_for_child,
 )
 from legato.states import RunState, StepState
 from legato.store import messages
@@ -213,10 +214,27 @@ class MemoryStore(MemoryQueue):
                             else self._runs[change.run_id].lease_expires_at
                         ),
                     )
+                    if change.wakes_parent:
+                        self._wake_parent(change)
                 case LogRecord():
                     self._logs.setdefault(change.run_id, []).append(change)
                 case CacheRecord():
                     self._cache[change.cache_key] = change
+
+    def _wake_parent(self, child: RunRecord) -> None:
+        """The child ended: make its parent due if it waits for it; the caller holds the
+        lock."""
+        parent = self._runs.get(child.parent_run_id or "")
+        ended = child.finished_at
+        if (
+            parent is not None
+            and parent.state is RunState.WAITING
+            and parent.waiting_for == waits_for_child(child.run_id)
+            and (parent.wake_at is None or (ended is not None and parent.wake_at > ended))
+        ):
+            self._runs[parent.run_id] = replace(parent, wake_at=ended)
+            with self._work_signal:
+                self._work_signal.notify_all()
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run; raises ``RunNotFoundError``."""

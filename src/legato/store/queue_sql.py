@@ -271,6 +271,8 @@ class SqlQueue:
             self._apply(cur, batch)
 
         self._write("record a batch of changes", work, None, changes)
+        if batch.wakes:
+            self._wake_local_workers()
 
     # -- events sent to flows -------------------------------------------------------------
 

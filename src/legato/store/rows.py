@@ -23,6 +23,7 @@ from legato.records import (
     RunRecord,
     StepRecord,
     WorkerRecord,
+    waits_for_child,
 )
 from legato.states import RunState, StepState
 from legato.store import messages
@@ -106,6 +107,12 @@ def run_update_row(run: RunRecord) -> Row:
         gives_up_lease(run),
         run.run_id,
     )
+
+
+def parent_wake_row(child: RunRecord) -> Row:
+    """For ``WAKE_WAITING_RUN``: the ended child's parent, due when the child ended."""
+    ended = micros(child.finished_at)  # type: ignore[arg-type]
+    return (ended, waits_for_child(child.run_id), child.parent_run_id, ended)
 
 
 def step_row(step: StepRecord) -> Row:
@@ -298,6 +305,9 @@ class Batch:
     events: list[Row] = field(default_factory=list)
     logs: list[Row] = field(default_factory=list)
     cache: list[Row] = field(default_factory=list)
+    # Parents to make due because their child run ended (``WAKE_WAITING_RUN`` rows),
+    # applied after the runs so they wake in the same transaction.
+    wakes: list[Row] = field(default_factory=list)
 
 
 def encode_batch(changes: Sequence[Change]) -> Batch:
@@ -313,6 +323,8 @@ def encode_batch(changes: Sequence[Change]) -> Batch:
                 batch.events.append(event_row(change))  # type: ignore[arg-type]
             elif kind is RunRecord:
                 batch.runs.append(run_update_row(change))  # type: ignore[arg-type]
+                if change.wakes_parent:  # type: ignore[union-attr]
+                    batch.wakes.append(parent_wake_row(change))  # type: ignore[arg-type]
             elif kind is LogRecord:
                 batch.logs.append(log_row(change))  # type: ignore[arg-type]
             elif kind is CacheRecord:

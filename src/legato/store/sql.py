@@ -218,7 +218,9 @@ class SqlStore(SqlQueue):
         none of it is written.
 
         ``RunRecord`` updates the mutable fields of an existing run (state, result,
-        serializer, error, owner, started_at, finished_at); ``StepRecord`` and
+        serializer, error, owner, started_at, finished_at); a child run that ends makes
+        its parent due if the parent waits for it (``RunRecord.wakes_parent``), in the
+        same transaction, and wakes idle workers; ``StepRecord`` and
         ``CacheRecord`` insert or replace; ``EventRecord`` and ``LogRecord`` append.
         Raises ``RunNotFoundError`` if a record names a run that does not exist,
         ``StoreError`` for a record that cannot be stored or a database failure.
@@ -227,6 +229,8 @@ class SqlStore(SqlQueue):
             return
         batch = rows.encode_batch(changes)
         self._write("record a batch of changes", self._apply, batch, changes)
+        if batch.wakes:
+            self._wake_local_workers()
 
     def _apply(self, cur: Cursor, batch: rows.Batch) -> None:
         q = self._q
@@ -242,6 +246,10 @@ class SqlStore(SqlQueue):
             self._insert_rows(cur, q.insert_log, batch.logs)
         if batch.cache:
             self._insert_rows(cur, q.upsert_cache, _last_per_key(batch.cache, 1))
+        if batch.wakes:
+            for wake in batch.wakes:
+                cur.execute(q.wake_waiting_run, wake)
+            self._notify_work(cur)
 
     def _insert_rows(self, cur: Cursor, statement: str, batch_rows: Sequence[Any]) -> None:
         """Run a one-row INSERT for many rows as few multi-row statements.
