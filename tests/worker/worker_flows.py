@@ -81,3 +81,15 @@ def chaos_step(i: int) -> int:
 @flow
 def chaos(steps: int = 8) -> int:
     return sum(chaos_step(i) for i in range(steps))
+
+
+@task(retries=1, retry_delay=0.01)
+def fails_once(n: int) -> int:
+    if get_run_context().attempt == 1:
+        raise ConnectionError("the first attempt fails")
+    return n
+
+
+@flow
+def retried(n: int) -> int:
+    return fails_once(n)
