@@ -24,7 +24,7 @@ EXIT_COMPLETED = 0
 EXIT_FAILED = 1  # the run failed or was cancelled
 EXIT_USAGE = 2  # the user asked for something impossible; nothing was started
 EXIT_WAITING = 3  # the run is suspended on a durable wait
-EXIT_INTERRUPTED = 130  # Ctrl-C: the run was recorded as pending and can be resumed
+EXIT_INTERRUPTED = 130  # Ctrl-C: the run was recorded as paused; `runs resume` continues it
 
 
 PIPE_WIDTH = 200  # tables written to a file or pipe are not cut to 80 columns

@@ -1,8 +1,8 @@
 """Executing a run in this process (``legato run``, ``legato runs resume``): the live
 view, Ctrl-C, the outcome, and the exit code.
 
-Ctrl-C: the engine records the run back as ``pending`` (with an "interrupted" event) and
-re-raises ``KeyboardInterrupt``; we say how to resume and leave with 130 through
+Ctrl-C: the engine records the run as ``paused`` (with an "interrupted" event), so that no
+worker takes it up unasked, and re-raises ``KeyboardInterrupt``; we say how to resume and leave with 130 through
 ``os._exit``, so that no pool thread still finishing a step can hold the process. A
 second Ctrl-C leaves at once.
 """
@@ -149,9 +149,11 @@ def _interrupted(
             state = store.get_run(run_id).state.value
     if run_id is None:
         message = "Interrupted before the run started; nothing was recorded."
-    elif state == "pending":
+    elif state == "paused":
         message = (
-            f"Interrupted: run {run_id} is pending. Resume it with: legato runs resume {run_id}"
+            f"Interrupted: run {run_id} is paused; no worker takes it up. Continue it here "
+            f"with: legato runs resume {run_id} (or hand it to a worker: legato runs "
+            f"unpause {run_id})"
         )
     else:
         message = (
