@@ -139,5 +139,8 @@ def test_resume_of_a_completed_run_reports_it(cli: Cli, ledger_flow: str) -> Non
     done = cli("runs", "resume", first["run_id"])
 
     assert done.returncode == 0, done.stderr
-    assert "ledger completed" in done.stdout
+    assert f"Run {first['run_id']} had already completed" in done.stdout
+    assert "nothing ran again" in done.stdout and "20" in done.stdout
+    again = json.loads(cli("runs", "resume", first["run_id"], "--json").stdout)
+    assert again == first
     assert _ledger(cli) == ["first", "second started", "second done", "third"]

@@ -21,9 +21,10 @@ from rich.text import Text
 from legato.errors import LegatoError
 
 EXIT_COMPLETED = 0
-EXIT_FAILED = 1  # the run failed or was cancelled
+EXIT_FAILED = 1  # the run failed
 EXIT_USAGE = 2  # the user asked for something impossible; nothing was started
-EXIT_WAITING = 3  # the run is suspended on a durable wait
+EXIT_WAITING = 3  # the run is suspended on a durable wait, or paused by an operator
+EXIT_CANCELLED = 4  # the run was cancelled (by an operator, or its parent's cancel)
 EXIT_INTERRUPTED = 130  # Ctrl-C: the run was recorded as paused; `runs resume` continues it
 
 

@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from legato.cli.console import (
+    EXIT_CANCELLED,
     EXIT_COMPLETED,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -47,7 +48,7 @@ Start = Callable[[Sequence[Listener]], "RunHandle"]
 EXIT_BY_STATE = {
     "completed": EXIT_COMPLETED,
     "failed": EXIT_FAILED,
-    "cancelled": EXIT_FAILED,
+    "cancelled": EXIT_CANCELLED,
     "waiting": EXIT_WAITING,
     "paused": EXIT_WAITING,
     "pending": EXIT_INTERRUPTED,
