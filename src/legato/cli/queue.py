@@ -275,7 +275,10 @@ def limits_set_command(
     """
     store = open_cli_store(ctx, db)
     with user_errors():
+        before = store.get_limits().get(key)  # type: ignore[attr-defined]
         store.set_limit(key, limit)  # type: ignore[attr-defined]
+    was = "" if before is None else f" (was {before})"
+    out().print(Text(f"Limit set: at most {limit} run(s) of {key} at once{was}."))
 
 
 @limits_app.command("remove")
@@ -290,7 +293,12 @@ def limits_remove_command(
     """
     store = open_cli_store(ctx, db)
     with user_errors():
+        limits = store.get_limits()  # type: ignore[attr-defined]
+        if key not in limits:
+            known = ", ".join(sorted(limits)) or "none"
+            fail(f"there is no limit {key!r} to remove; limits set: {known}")
         store.set_limit(key, None)  # type: ignore[attr-defined]
+    out().print(Text(f"Limit removed: {key} (was {limits[key]}) is no longer limited."))
 
 
 @limits_app.command("list")
