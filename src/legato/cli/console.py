@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Iterator
 from functools import cache
-from typing import NoReturn, TextIO
+from typing import IO, NoReturn, TextIO, cast
 
 import typer
 from rich.console import Console
@@ -44,7 +44,11 @@ def err() -> Console:
 
 def _console(*, stderr: bool) -> Console:
     console = Console(
-        file=_TrimmedStream(stderr=stderr), stderr=stderr, highlight=False, soft_wrap=True
+        # rich needs only write, flush, isatty, fileno and encoding of its file.
+        file=cast(IO[str], _TrimmedStream(stderr=stderr)),
+        stderr=stderr,
+        highlight=False,
+        soft_wrap=True,
     )
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPE_WIDTH
