@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+	@echo
+	@echo "legato is installed in $(VENV), not on your PATH. Run 'source $(VENV)/bin/activate'"
+	@echo "to use 'legato' in this shell, or call $(BIN)/legato directly."
 
 test: $(STAMP)
 	$(BIN)/lint-imports

@@ -11,6 +11,7 @@ crash in the middle of unwinding resumes the unwinding.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 
 from legato import Failure, flow, get_run_context, task
@@ -33,7 +34,10 @@ def refund(charge: str) -> None:
 
 @task(compensate=release_room)
 def reserve_hotel(guest: str, nights: int) -> str:
-    reservation = f"room-{guest}-{get_run_context().idempotency_key[-6:]}"
+    # The idempotency key ("RUN_ID:reserve_hotel#0") is the same on every retry and replay
+    # of this step and differs between bookings: a hotel API given it books once.
+    key = get_run_context().idempotency_key
+    reservation = f"room-{guest}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     BOOKINGS[reservation] = f"{nights} nights"
     return reservation
 

@@ -86,3 +86,14 @@ def test_every_cli_command_in_the_table_has_help() -> None:
         out = subprocess.run([str(LEGATO), *args, "--help"], capture_output=True, text=True)
         assert out.returncode == 0, (command, out.stderr)
         assert "Example" in out.stdout or "example" in out.stdout, command
+
+
+def test_importing_the_handles_snippet_starts_nothing(tmp_path: Path, env: dict[str, str]) -> None:
+    # A worker imports the file to find `checkout` or `nightly`: that must not run them.
+    *_, snippet = blocks("python")
+    (tmp_path / "snippet.py").write_text(snippet)
+    out = run([sys.executable, "-c", "import snippet"], tmp_path, env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    listed = run([str(LEGATO), "runs", "list", "--json"], tmp_path, env)
+    assert json.loads(listed.stdout) == [], listed.stderr

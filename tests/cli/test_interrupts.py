@@ -83,7 +83,9 @@ def test_resume_after_sigkill_does_not_rerun_completed_steps(cli: Cli, ledger_fl
     assert [s["attempts"] for s in shown["steps"]] == [1, 2, 1]
 
 
-def test_ctrl_c_leaves_the_run_pending_and_resumable(cli: Cli, ledger_flow: str) -> None:
+def test_ctrl_c_pauses_the_run_until_resumed_and_no_worker_takes_it(
+    cli: Cli, ledger_flow: str
+) -> None:
     process, run_id = _start_and_wait_for_second(cli, ledger_flow)
     process.send_signal(signal.SIGINT)  # type: ignore[attr-defined]
     out, err = process.communicate(timeout=60)  # type: ignore[attr-defined]
@@ -92,8 +94,20 @@ def test_ctrl_c_leaves_the_run_pending_and_resumable(cli: Cli, ledger_flow: str)
     assert f"legato runs resume {run_id}" in err
     assert "Traceback" not in out + err
     shown = cli.json("runs", "show", run_id)
-    assert shown["state"] == "pending"
-    assert any("interrupted" in (e["message"] or "") for e in shown["events"])
+    assert shown["state"] == "paused"
+    assert any("interrupted (Ctrl-C)" in (e["message"] or "") for e in shown["events"])
+
+    # A worker started afterwards serves the queue but leaves the interrupted run alone.
+    cli.write_flow("other.py", OTHER_FLOW)
+    worker = cli.start("worker", "--poll", "0.05")
+    try:
+        other = cli("submit", "other.py:other").stdout.strip()
+        cli.wait_for(lambda: cli.run_state(other) == "completed", what="the worker to serve")
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=60)
+    assert cli.run_state(run_id) == "paused"
+    assert _ledger(cli) == ["first", "second started"]
 
     (cli.root / "gate").touch()
     done = cli("runs", "resume", run_id, "--json")
@@ -109,6 +123,15 @@ def test_ctrl_c_leaves_the_run_pending_and_resumable(cli: Cli, ledger_flow: str)
     assert _ledger(cli) == ["first", "second started", "second started", "second done", "third"]
 
 
+OTHER_FLOW = """
+    from legato import flow
+
+    @flow
+    def other() -> str:
+        return "served"
+"""
+
+
 def test_resume_of_a_completed_run_reports_it(cli: Cli, ledger_flow: str) -> None:
     (cli.root / "gate").touch()
     first = json.loads(cli("run", ledger_flow, "--json").stdout)
@@ -116,5 +139,8 @@ def test_resume_of_a_completed_run_reports_it(cli: Cli, ledger_flow: str) -> Non
     done = cli("runs", "resume", first["run_id"])
 
     assert done.returncode == 0, done.stderr
-    assert "ledger completed" in done.stdout
+    assert f"Run {first['run_id']} had already completed" in done.stdout
+    assert "nothing ran again" in done.stdout and "20" in done.stdout
+    again = json.loads(cli("runs", "resume", first["run_id"], "--json").stdout)
+    assert again == first
     assert _ledger(cli) == ["first", "second started", "second done", "third"]

@@ -163,7 +163,7 @@ def test_cancel_records_reason_and_refuses_to_resume(cli: Cli) -> None:
         out, err = process.communicate(timeout=120)
     finally:
         process.kill()
-    assert process.returncode == 1, (out, err)
+    assert process.returncode == 4, (out, err)  # cancelled: neither failed (1) nor usage (2)
     assert "ticks cancelled" in out
     assert len(ledger.read_text().split()) < 600
     shown = cli.json("runs", "show", run["run_id"])

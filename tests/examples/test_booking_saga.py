@@ -26,6 +26,13 @@ def test_a_booking_goes_through(sqlite_store) -> None:
     assert not any("/" in s.key for s in handle.steps)  # nothing to unwind
 
 
+def test_each_booking_gets_its_own_reservation_id(sqlite_store) -> None:
+    first = booking_saga.book_trip.run("ada", 2, 300).result()
+    second = booking_saga.book_trip.run("ada", 2, 300).result()
+    assert first != second
+    assert len([k for k in booking_saga.BOOKINGS if k.startswith("room-ada-")]) == 2
+
+
 def test_a_declined_card_releases_the_room_and_tells_support(sqlite_store) -> None:
     handle = booking_saga.book_trip.run("bob", 3, 5000)
     assert handle.state is RunState.FAILED

@@ -224,3 +224,13 @@ def test_take_run_retries_a_failed_run_only_when_asked(store):
     assert store.take_run("r1", owner="me", now=T0, message="m") is None
     retried = store.take_run("r1", owner="me", now=T0 + LEASE, message="m", retry_failed=True)
     assert retried.state is RunState.RUNNING and retried.started_at == T0 + LEASE
+
+
+def test_take_run_takes_a_paused_run_that_no_worker_claims(store):
+    from dataclasses import replace
+
+    store.submit_run(pending("r1"))
+    store.record([replace(store.get_run("r1"), state=RunState.PAUSED)])  # e.g. after Ctrl-C
+    assert claim(store, now=T0 + LEASE * 10) is None
+    taken = store.take_run("r1", owner="me", now=T0, message="resumed")
+    assert taken.state is RunState.RUNNING and taken.owner == "me"

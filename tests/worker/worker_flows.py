@@ -94,3 +94,15 @@ def kill_my_worker() -> None:
 def takes_down_its_worker() -> str:
     kill_my_worker()
     return "never"
+
+
+@task(retries=1, retry_delay=0.01)
+def fails_once(n: int) -> int:
+    if get_run_context().attempt == 1:
+        raise ConnectionError("the first attempt fails")
+    return n
+
+
+@flow
+def retried(n: int) -> int:
+    return fails_once(n)

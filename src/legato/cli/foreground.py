@@ -1,8 +1,8 @@
 """Executing a run in this process (``legato run``, ``legato runs resume``): the live
 view, Ctrl-C, the outcome, and the exit code.
 
-Ctrl-C: the engine records the run back as ``pending`` (with an "interrupted" event) and
-re-raises ``KeyboardInterrupt``; we say how to resume and leave with 130 through
+Ctrl-C: the engine records the run as ``paused`` (with an "interrupted" event), so that no
+worker takes it up unasked, and re-raises ``KeyboardInterrupt``; we say how to resume and leave with 130 through
 ``os._exit``, so that no pool thread still finishing a step can hold the process. A
 second Ctrl-C leaves at once.
 """
@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from legato.cli.console import (
+    EXIT_CANCELLED,
     EXIT_COMPLETED,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -48,7 +49,7 @@ Start = Callable[[Sequence[Listener]], "RunHandle"]
 EXIT_BY_STATE = {
     "completed": EXIT_COMPLETED,
     "failed": EXIT_FAILED,
-    "cancelled": EXIT_FAILED,
+    "cancelled": EXIT_CANCELLED,
     "waiting": EXIT_WAITING,
     "paused": EXIT_WAITING,
     "pending": EXIT_INTERRUPTED,
@@ -153,9 +154,11 @@ def _interrupted(
             state = store.get_run(run_id).state.value
     if run_id is None:
         message = "Interrupted before the run started; nothing was recorded."
-    elif state == "pending":
+    elif state == "paused":
         message = (
-            f"Interrupted: run {run_id} is pending. Resume it with: legato runs resume {run_id}"
+            f"Interrupted: run {run_id} is paused; no worker takes it up. Continue it here "
+            f"with: legato runs resume {run_id} (or hand it to a worker: legato runs "
+            f"unpause {run_id})"
         )
     else:
         message = (

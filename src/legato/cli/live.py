@@ -181,9 +181,9 @@ class RunMonitor:
         message = event.message or ""
         if message.startswith(CHILD_PREFIX):
             self._children[message[len(CHILD_PREFIX) :].strip()] = (run.run_id, key)
+        if event.state in ACTIVE_STEP_STATES and step.started is None:
+            step.started = event.at  # a wait step never runs: it starts waiting
         if event.state == "running":
-            if step.started is None:
-                step.started = event.at
             return self._started_line(run, step, message)
         if event.state in FINAL_STEP_STATES:
             step.finished = event.at
@@ -205,16 +205,19 @@ class RunMonitor:
 
     def _finished_line(self, run: _Run, step: _Step, message: str) -> list[Text]:
         state = step.state
-        took = format_seconds(seconds_between(step.started, step.finished))
+        seconds = seconds_between(step.started, step.finished)
+        took = format_seconds(seconds)
         if state == "completed":
             if self.animate and step.index >= LINES_PER_TASK:
                 return []  # a batch: its progress bar tells the rest
-            detail = Text(f"completed in {took}")
+            # A wait that began in another process: its start is not known here.
+            detail = Text("completed" if seconds is None else f"completed in {took}")
             if message:
                 detail.append(f" ({message})", style="dim")
         elif state == "failed":
             attempts = f"{step.attempt} attempt{'s' if step.attempt != 1 else ''}"
-            detail = Text(f"failed after {attempts} in {took}: {message}")
+            took_text = "" if seconds is None else f" in {took}"
+            detail = Text(f"failed after {attempts}{took_text}: {message}")
         elif state == "retrying":
             detail = Text(message or f"attempt {step.attempt} failed; retrying")
         else:

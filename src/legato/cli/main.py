@@ -7,9 +7,10 @@ stderr, never a traceback.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from legato.cli.db import db_app
 from legato.cli.events import events_app
@@ -19,8 +20,44 @@ from legato.cli.queue import limits_app, submit_command, worker_command, workers
 from legato.cli.run import run_command
 from legato.cli.runs import runs_app
 
+KEEP_LINE_PREFIXES = ("Example:", " ", "- ", "* ", "\b")  # lines that start their own line
+
+
+def reflow(text: str) -> str:
+    """Join the lines of each paragraph of a docstring into one line, so that the help
+    screen wraps it to the terminal's width instead of also breaking where the source
+    did. Examples and indented or listed lines keep their own lines."""
+    paragraphs = []
+    for paragraph in text.split("\n\n"):
+        lines: list[str] = []
+        for line in paragraph.splitlines():
+            if lines and not line.startswith(KEEP_LINE_PREFIXES):
+                lines[-1] = f"{lines[-1]} {line.strip()}"
+            else:
+                lines.append(line)
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+def _reflow_help(command: Any) -> None:
+    """Reflow ``command``'s help and its subcommands' (typer's own click commands)."""
+    if command.help:
+        command.help = reflow(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        _reflow_help(sub)
+
+
+class LegatoGroup(TyperGroup):
+    """The root command: every command's help reflowed (see ``reflow``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _reflow_help(self)
+
+
 app = typer.Typer(
     name="legato",
+    cls=LegatoGroup,
     help=(
         "legato: durable workflows for Python.\n\n"
         "Example: legato run flows.py:etl -p day=2024-05-01"

@@ -12,11 +12,26 @@ if TYPE_CHECKING:
     from legato.settings import Settings
     from legato.store.base import Store
 
-DB_HELP = (
-    "Store URL: sqlite:///relative.db, sqlite:////absolute/path.db, "
-    "postgresql://user:password@host/db[?schema=NAME] or memory://. "
-    "Default: $LEGATO_DB, else ~/.legato/legato.db."
+DB_FORMS = (
+    "Store URL: sqlite:///relative.db, sqlite:////absolute/path.db, a bare path ending in "
+    ".db, postgresql://user:password@host/db[?schema=NAME] or memory://."
 )
+
+
+def db_help() -> str:
+    """The ``--db`` help with the default as it resolves here (password hidden)."""
+    from legato.settings import load_settings
+    from legato.store.urls import redact_url
+
+    rule = "$LEGATO_DB if set, else legato.db in $LEGATO_HOME (~/.legato if unset)"
+    try:
+        default = redact_url(load_settings().db_url)
+    except ValueError:  # a bad LEGATO_* setting: the command itself will say so
+        return f"{DB_FORMS} Default: {rule}."
+    return f"{DB_FORMS} Default: {default} ({rule})."
+
+
+DB_HELP = db_help()
 
 DbOption = Annotated[
     str | None,

@@ -3,7 +3,9 @@ run queue from the terminal."""
 
 from __future__ import annotations
 
+import logging
 import signal
+import sys
 import threading
 from datetime import timedelta
 from typing import Annotated, Any
@@ -109,9 +111,29 @@ def worker_command(
     executor: Annotated[
         str, typer.Option("--executor", help="Where task bodies run: threads, dask://HOST:PORT.")
     ] = "threads",
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Log only failures and lost leases.")
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", help="Also log every step transition and what steps log."),
+    ] = False,
+    summary_every: Annotated[
+        float,
+        typer.Option(
+            "--summary-every",
+            min=0,
+            metavar="SECONDS",
+            help="Seconds between one-line summaries of the counts; 0 for none.",
+        ),
+    ] = 60.0,
     db: DbOption = None,
 ) -> None:
     """Claim runs from the queue and execute them, until SIGTERM or Ctrl-C.
+
+    It logs one line on stderr per claim, outcome (completed, failed, waiting...), retry
+    and lost lease, each with the run id and flow, and a summary of the counts every
+    --summary-every seconds.
 
     On SIGTERM it stops claiming, gives running runs --grace seconds to reach their next
     step, and hands the rest back to the queue for another worker.
@@ -123,6 +145,8 @@ def worker_command(
     from legato.settings import load_settings
     from legato.worker import Worker, WorkerOptions
 
+    if quiet and verbose:
+        fail("--quiet and --verbose contradict each other: give one of them")
     store = open_cli_store(ctx, db)
     with user_errors():
         try:
@@ -139,6 +163,7 @@ def worker_command(
                 poll_interval=poll,
                 grace=grace,
                 recovery_limit=load_settings().recovery_limit,  # checked by open_cli_store
+                summary_every=summary_every or None,
             ),
             executor=chosen,
         )
@@ -155,9 +180,27 @@ def worker_command(
     out().print(
         Text(f"worker {worker.id} on {store.url}: queues {queues}, concurrency {concurrency}")
     )
+    _log_to_stderr(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
     with user_errors():
         worker.run(stop)
     out().print(Text(f"worker {worker.id} stopped", style="dim"))
+
+
+def _log_to_stderr(level: int) -> None:
+    """Show legato's log lines (the worker's activity, warnings from the store) on
+    stderr, one timestamped line each; what steps log only at DEBUG (--verbose)."""
+    from legato.engine.context import STEP_LOGGER
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
+    if level > logging.DEBUG:
+        handler.addFilter(lambda record: not record.name.startswith(STEP_LOGGER))
+    root = logging.getLogger("legato")
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False  # a flow that configures logging does not print these twice
 
 
 workers_app = typer.Typer(
@@ -234,7 +277,10 @@ def limits_set_command(
     """
     store = open_cli_store(ctx, db)
     with user_errors():
+        before = store.get_limits().get(key)  # type: ignore[attr-defined]
         store.set_limit(key, limit)  # type: ignore[attr-defined]
+    was = "" if before is None else f" (was {before})"
+    out().print(Text(f"Limit set: at most {limit} run(s) of {key} at once{was}."))
 
 
 @limits_app.command("remove")
@@ -249,7 +295,12 @@ def limits_remove_command(
     """
     store = open_cli_store(ctx, db)
     with user_errors():
+        limits = store.get_limits()  # type: ignore[attr-defined]
+        if key not in limits:
+            known = ", ".join(sorted(limits)) or "none"
+            fail(f"there is no limit {key!r} to remove; limits set: {known}")
         store.set_limit(key, None)  # type: ignore[attr-defined]
+    out().print(Text(f"Limit removed: {key} (was {limits[key]}) is no longer limited."))
 
 
 @limits_app.command("list")

@@ -32,9 +32,11 @@ def run_command(
 ) -> None:
     """Run a flow here, in the foreground, and show its steps live.
 
-    Exit code: 0 completed, 1 failed, 2 usage error, 3 waiting, 130 interrupted.
+    Exit code: 0 completed, 1 failed, 2 usage error, 3 waiting or paused, 4 cancelled, 130
+    interrupted (Ctrl-C).
 
-    Ctrl-C leaves the run pending: resume it later with legato runs resume RUN_ID.
+    Ctrl-C pauses the run (no worker takes it up): continue it with legato runs resume
+    RUN_ID, or hand it to a worker with legato runs unpause RUN_ID.
 
     Example: legato run flows/etl.py:etl -p day=2024-05-01 -p 'tables=["users"]'
     """

@@ -252,6 +252,9 @@ def _continue(
     store = open_cli_store(ctx, db)
     with user_errors():
         run = store.get_run(run_id)
+    if run.state is RunState.COMPLETED and not retry_failed:
+        _already_completed(store, run, json_output=json_output)
+        return
     use_store(store)
 
     def start(listeners: Any) -> Any:
@@ -264,6 +267,36 @@ def _continue(
         )
 
     follow(start, store=store, flow_name=run.flow_name, run_id=run_id, json_output=json_output)
+
+
+def _already_completed(store: Any, run: Any, *, json_output: bool) -> None:
+    """``runs resume`` of a completed run: say that nothing ran, and show its result."""
+    from legato.cli.console import err
+    from legato.cli.foreground import outcome
+    from legato.cli.render import format_time, jsonable
+    from legato.engine.handles import RunHandle
+
+    with user_errors():
+        value = RunHandle(run.run_id, store).result()
+    note = Text(
+        f"Run {run.run_id} had already completed ({format_time(run.finished_at)}); "
+        "nothing ran again.",
+        style="yellow",
+    )
+    if json_output:
+        err().print(note)
+        write_json(
+            {
+                "run_id": run.run_id,
+                "flow": run.flow_name,
+                "state": run.state.value,
+                "result": jsonable(value),
+                "error": None,
+            }
+        )
+        return
+    out().print(note)
+    out().print(outcome(run, value))
 
 
 @runs_app.command("pause")

@@ -817,9 +817,13 @@ class RunExecution:
             except KeyboardInterrupt:
                 self.stopping = True  # queued steps do not start; running ones finish
                 self._drain_futures()
+                # Paused, not pending: whoever pressed Ctrl-C decides what happens next;
+                # no worker picks the run up unasked.
                 self.record_run(
-                    replace(self.run, state=RunState.PENDING, owner=None),
-                    message=f"interrupted; resume with `legato runs resume {self.run_id}`",
+                    replace(self.run, state=RunState.PAUSED, owner=None),
+                    message=f"interrupted (Ctrl-C); `legato runs resume {self.run_id}` "
+                    f"continues it here, `legato runs unpause {self.run_id}` hands it to a "
+                    "worker",
                 )
                 handle._finish(exception=KeyboardInterrupt())
                 raise

@@ -116,7 +116,7 @@ class QueueStore(Store, Protocol):
     ) -> RunRecord | None:
         """Atomically take one run to execute it in the foreground (``runs resume``).
 
-        Succeeds for a pending run, a running/waiting run that no live worker lease holds
+        Succeeds for a pending or paused run, a running/waiting run that no live worker lease holds
         (a crashed direct call, an expired lease), and with ``retry_failed`` a failed
         run: state running, ``owner``, no lease, epoch incremented, an event appended.
         None (nothing written) when a live lease holds it or it ended.

@@ -130,7 +130,7 @@ TAKE_RUN = (
     "UPDATE runs SET state = 'running', owner = ?, lease_epoch = lease_epoch + 1, "
     "lease_expires_at = NULL, finished_at = NULL, error = NULL, recoveries = 0, "
     "started_at = CASE WHEN state = 'failed' THEN ? ELSE COALESCE(started_at, ?) END "
-    "WHERE run_id = ? AND (state = 'pending' "
+    "WHERE run_id = ? AND (state IN ('pending', 'paused') "
     "OR (state IN ('running', 'waiting') AND (lease_expires_at IS NULL OR lease_expires_at < ?)) "
     "OR (state = 'failed' AND ?))"
 )

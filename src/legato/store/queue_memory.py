@@ -170,7 +170,7 @@ class MemoryQueue:
             if run is None:
                 return None
             free = (
-                run.state is RunState.PENDING
+                run.state in (RunState.PENDING, RunState.PAUSED)
                 or (
                     run.state in _HELD
                     and (run.lease_expires_at is None or run.lease_expires_at < now)

@@ -28,6 +28,7 @@ from legato.records import EventRecord, Fence, RunRecord, WorkerRecord
 from legato.serialization import loads
 from legato.states import RunState
 from legato.store.base import QueueStore
+from legato.worker.activity import Activity, WorkerStats
 
 log = logging.getLogger("legato.worker")
 
@@ -42,6 +43,7 @@ class WorkerOptions:
     grace: float = 30.0  # seconds running runs get to finish on shutdown
     # A run taken over this many times after its worker died or lost it fails instead.
     recovery_limit: int = 5
+    summary_every: float | None = 60.0  # seconds between summary log lines; None: never
 
     @property
     def beat_every(self) -> float:
@@ -54,6 +56,7 @@ class _Active:
     thread: threading.Thread | None = None
     lost: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
+    claimed_at: float = field(default_factory=time.monotonic)
 
 
 class Worker:
@@ -90,6 +93,7 @@ class Worker:
         self._lock = threading.Lock()
         self._slot_freed = threading.Event()
         self._stopping = False
+        self.activity = Activity(self.id)
 
     # -- one round at a time ------------------------------------------------------------
 
@@ -124,9 +128,7 @@ class Worker:
             ):
                 active.lost.set()
                 lost.append(run.run_id)
-                log.warning(
-                    "worker %s lost the lease of run %s; abandoning it", self.id, run.run_id
-                )
+                self.activity.lost(run)
         self.store.heartbeat_worker(
             WorkerRecord(
                 worker_id=self.id,
@@ -149,16 +151,30 @@ class Worker:
         with self._lock:
             return list(self._active.values())
 
+    def stats(self) -> WorkerStats:
+        """Counts of claims and outcomes since the worker started."""
+        return self.activity.stats()
+
+    def summary(self) -> str:
+        """One line: the counts so far and the runs executing now."""
+        running = len(self.active())
+        return self.activity.summary(running=running, concurrency=self.options.concurrency)
+
     # -- the loop -------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         """Claim and execute until ``stop`` is set, then ``shutdown``."""
         next_beat = 0.0
+        summary_every = self.options.summary_every
+        next_summary = time.monotonic() + (summary_every or 0.0)
         try:
             while not stop.is_set():
                 if time.monotonic() >= next_beat:
                     self.beat()
                     next_beat = time.monotonic() + self.options.beat_every
+                if summary_every and time.monotonic() >= next_summary:
+                    log.info("%s", self.summary())
+                    next_summary = time.monotonic() + summary_every
                 self.tick()
                 wait = max(0.0, min(self.options.poll_interval, next_beat - time.monotonic()))
                 if self.free_slots() > 0:
@@ -187,6 +203,7 @@ class Worker:
             self.store.remove_worker(self.id)
         except StoreError as exc:
             log.warning("worker %s could not remove its row: %s", self.id, exc)
+        log.info("%s", self.summary())
 
     # -- executing one run --------------------------------------------------------------
 
@@ -198,6 +215,7 @@ class Worker:
         active.thread = thread
         with self._lock:
             self._active[run.run_id] = active
+        self.activity.claimed(run)
         thread.start()
 
     def _execute(self, active: _Active) -> None:
@@ -215,18 +233,21 @@ class Worker:
             except SerializationError as exc:
                 self._fail_run(run, self._undecodable_message(run, exc), exc)
                 return
-            execute_claimed(
+            handle = execute_claimed(
                 run,
                 store=self.store,
                 flow=flow,
                 executor=self.executor,
+                listeners=(self.activity.listener(run),),
                 lost=active.lost,
                 released=active.released,
             )
+            self.activity.ended(handle.record, seconds=time.monotonic() - active.claimed_at)
         except RunReleased:
             self._release(run, f"worker {self.id} stopped; the run waits for another worker")
+            self.activity.handed_back(run)
         except LeaseLostError:
-            log.warning("worker %s: run %s was taken over by another worker", self.id, run.run_id)
+            self.activity.lost(run)
         except BaseException:  # noqa: BLE001 - a worker thread must not die silently
             log.exception("worker %s: run %s stopped unexpectedly", self.id, run.run_id)
         finally:
@@ -282,4 +303,4 @@ class Worker:
             )
         except StoreError as store_exc:
             log.warning("worker %s could not fail run %s: %s", self.id, run.run_id, store_exc)
-        log.error("%s", message)
+        self.activity.ended(failed, seconds=0.0)
