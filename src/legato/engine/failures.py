@@ -11,7 +11,8 @@ A handler or compensation that fails itself is recorded and reported as a note o
 original error, which stays the error the run fails with.
 
 A handler runs for every failure: when a run is retried (``runs retry``, with or without
-``--from``, or a flow's own ``retries``) and fails again, its handlers run again. Only
+``--from``, or a flow attempt under its own ``retries``) and fails again, its handlers
+run again. Only
 a resume of a run that stopped while it was unwinding (``replay_only``) replays the
 handlers already recorded, since that is the same failure.
 """
