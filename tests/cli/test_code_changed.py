@@ -44,7 +44,8 @@ ORIGINAL = """
 
 # The second step is no longer `charge`: the recorded history does not fit this code.
 CHANGED = ORIGINAL.replace("return charge(reserve())", "return bill(reserve())").replace(
-    "@flow(on_failure=alert)", "@task\n    def bill(x: int) -> int:\n        return x\n\n    @flow(on_failure=alert)"
+    "@flow(on_failure=alert)",
+    "@task\n    def bill(x: int) -> int:\n        return x\n\n    @flow(on_failure=alert)",
 )
 
 

@@ -102,4 +102,3 @@ def test_a_run_retried_by_a_worker_runs_the_handlers_again(sqlite_store, checkou
         while worker.active():
             time.sleep(0.01)
         assert lines(ledger) == expected
-
