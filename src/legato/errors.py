@@ -36,7 +36,8 @@ class DefinitionError(LegatoError, TypeError):
 
 
 class ParameterError(LegatoError, ValueError):
-    """A run's parameters do not fit the flow's signature. Nothing was written."""
+    """A run's parameters do not fit the flow's signature, or the iterables given to
+    ``task.map`` differ in length. Nothing was written or submitted."""
 
 
 class SerializationError(LegatoError, TypeError):
@@ -92,8 +93,10 @@ class NonDeterminismError(LegatoError):
         self.found = found
         super().__init__(
             f"run {run_id}: step {step_key} was recorded as task {expected!r} but the flow "
-            f"now calls {found!r}. Did the flow change since the run started? "
-            "Start a new run, or restore the old code to resume this one."
+            f"now calls {found!r}. The flow's code changed since the run started (or it "
+            "branches on something that is not a step, such as the time). The run fails: "
+            "restore the code it started with, then `legato runs retry "
+            f"{run_id}` (completed steps keep their results); or start a new run."
         )
 
 

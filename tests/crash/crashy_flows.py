@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from legato import flow, gather, get_run_context, task
+from legato import Failure, flow, gather, get_run_context, task
 
 LEDGER = Path(os.environ.get("CRASH_LEDGER", "ledger.txt"))
 
@@ -100,7 +100,12 @@ def explode() -> None:
     raise ValueError("the last step fails")
 
 
-@flow
+@task
+def alert(failure: Failure) -> None:
+    note(f"alert {failure.step_key or 'run'}")
+
+
+@flow(on_failure=alert)
 def saga() -> None:
     for name in ("s0", "s1", "s2"):
         do(name)

@@ -172,6 +172,8 @@ def test_kill_during_compensation_resumes_the_compensation(tmp_path: Path) -> No
     ]
     assert [line for line in lines if line.startswith("undo ")] == ["undo s2", "undo s1", "undo s0"]
     assert lines.count("undo-start s1") == 2
+    # The flow's handler ran before the kill; resuming the same failure does not rerun it.
+    assert lines.count("alert run") == 1
     store = open_store(s.db)
     try:
         steps = {step.key: step.state for step in store.get_steps(run_id)}

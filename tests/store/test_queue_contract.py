@@ -203,15 +203,16 @@ def test_submit_appends_its_events(store):
 
 def test_take_run_only_when_no_live_lease_holds_it(store):
     store.submit_run(pending("r1"))
-    taken = store.take_run("r1", owner="me", now=T0, message="resumed")
+    taken = store.take_run("r1", owner="me", epoch=0, now=T0, message="resumed")
     assert taken.state is RunState.RUNNING and taken.owner == "me"
     assert taken.lease_expires_at is None and taken.lease_epoch == 1
     assert claim(store, now=T0 + LEASE * 10) is None  # held by the foreground process
     store.submit_run(pending("r22"))
     claim(store, "w1")
-    assert store.take_run("r22", owner="me", now=T0, message="resumed") is None
+    assert store.take_run("r22", owner="me", epoch=1, now=T0, message="resumed") is None
     later = T0 + LEASE * 2
-    assert store.take_run("r22", owner="me", now=later, message="resumed").lease_epoch == 2
+    taken = store.take_run("r22", owner="me", epoch=1, now=later, message="resumed")
+    assert taken.lease_epoch == 2
     assert store.get_events("r22")[-1].message == "resumed"
 
 
@@ -221,8 +222,10 @@ def test_take_run_retries_a_failed_run_only_when_asked(store):
     store.submit_run(pending("r1"))
     run = claim(store)
     store.record([replace(run, state=RunState.FAILED, finished_at=T0)])
-    assert store.take_run("r1", owner="me", now=T0, message="m") is None
-    retried = store.take_run("r1", owner="me", now=T0 + LEASE, message="m", retry_failed=True)
+    assert store.take_run("r1", owner="me", epoch=1, now=T0, message="m") is None
+    retried = store.take_run(
+        "r1", owner="me", epoch=1, now=T0 + LEASE, message="m", retry_failed=True
+    )
     assert retried.state is RunState.RUNNING and retried.started_at == T0 + LEASE
 
 
@@ -232,5 +235,5 @@ def test_take_run_takes_a_paused_run_that_no_worker_claims(store):
     store.submit_run(pending("r1"))
     store.record([replace(store.get_run("r1"), state=RunState.PAUSED)])  # e.g. after Ctrl-C
     assert claim(store, now=T0 + LEASE * 10) is None
-    taken = store.take_run("r1", owner="me", now=T0, message="resumed")
+    taken = store.take_run("r1", owner="me", epoch=0, now=T0, message="resumed")
     assert taken.state is RunState.RUNNING and taken.owner == "me"

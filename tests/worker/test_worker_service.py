@@ -113,7 +113,7 @@ def test_foreground_resume_refuses_a_run_a_live_worker_holds(ledger: Path) -> No
     run_id = submit(flow, (), {"pause": 0.05}, store=store).run_id
     worker = Worker(store)
     worker.tick()
-    with pytest.raises(RunStateError, match="held by"):
+    with pytest.raises(RunStateError, match="is already running in worker"):
         legato.resume(run_id, store=store)
     wait_until(lambda: store.get_run(run_id).state is RunState.COMPLETED)
 

@@ -105,10 +105,11 @@ def decode_payload(text: str | None, serializer: str) -> Any:
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON data (datetimes as ISO text, models as dicts)."""
+    """``value`` as plain JSON data (datetimes as ISO text, models as dicts, bytes as
+    URL-safe base64 text, since bytes need not be UTF-8)."""
     from pydantic_core import to_jsonable_python
 
-    return to_jsonable_python(value, fallback=repr)
+    return to_jsonable_python(value, fallback=repr, bytes_mode="base64")
 
 
 def error_json(error: ErrorInfo | None, *, traceback: bool = False) -> dict[str, str] | None:

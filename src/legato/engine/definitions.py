@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 from legato.engine.context import current_run, current_step
 from legato.engine.futures import StepFuture
 from legato.engine.retries import RetryPolicy, to_seconds
-from legato.errors import DefinitionError
+from legato.errors import DefinitionError, ParameterError
 from legato.sources import code_ref
 
 if TYPE_CHECKING:
@@ -104,9 +104,15 @@ class Task(_Definition[P, R]):
 
     def map(self, *iterables: Iterable[Any], **kwargs: Any) -> list[StepFuture[R]]:
         """Submit one step per item (several iterables are zipped); keyword arguments are
-        passed unchanged to every call."""
+        passed unchanged to every call.
+
+        Several iterables must have one length: ``ParameterError`` naming the task and
+        the lengths is raised before any step is submitted.
+        """
         if not iterables:
             raise DefinitionError(f"{self.name}.map() needs at least one iterable")
+        if len(iterables) > 1:
+            iterables = tuple(_same_length(self.name, [list(each) for each in iterables]))
         return [self.submit(*items, **kwargs) for items in zip(*iterables, strict=True)]
 
     def with_options(self, **changes: Any) -> Task[P, R]:
@@ -124,6 +130,18 @@ class Task(_Definition[P, R]):
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
+
+
+def _same_length(task_name: str, columns: list[list[Any]]) -> list[list[Any]]:
+    """``columns`` unchanged when they have one length; else ``ParameterError``."""
+    lengths = [len(column) for column in columns]
+    if len(set(lengths)) > 1:
+        raise ParameterError(
+            f"{task_name}.map() got iterables of different lengths ("
+            f"{', '.join(map(str, lengths))}); nothing was submitted. Give iterables of "
+            "one length, or pass a value shared by every call as a keyword argument."
+        )
+    return columns
 
 
 def _task_kwargs(options: TaskOptions) -> dict[str, Any]:

@@ -9,6 +9,12 @@ them recorded and never runs them twice:
 
 A handler or compensation that fails itself is recorded and reported as a note on the
 original error, which stays the error the run fails with.
+
+A handler runs for every failure: when a run is retried (``runs retry``, with or without
+``--from``, or a flow attempt under its own ``retries``) and fails again, its handlers
+run again. Only
+a resume of a run that stopped while it was unwinding (``replay_only``) replays the
+handlers already recorded, since that is the same failure.
 """
 
 from __future__ import annotations
@@ -91,11 +97,14 @@ def run_handlers(
     original: BaseException,
 ) -> None:
     """Run each handler as a durable step; a handler's own failure becomes a note on
-    ``original`` (the error the caller keeps raising)."""
+    ``original`` (the error the caller keeps raising).
+
+    Each failure gets its handlers run: a handler recorded for an earlier failure of the
+    run is run again, and replayed only when resuming the unwinding of this failure."""
     for index, handler in enumerate(handlers):
         key = f"{key_prefix}/on_failure#{index}"
         try:
-            ex.call_derived(handler, key, (failure,))
+            ex.call_derived(handler, key, (failure,), replay=ex.replay_only)
         except Exception as exc:  # noqa: BLE001 - reported on the original error
             original.add_note(
                 f"legato: on_failure handler {handler.name!r} ({key}) also failed: "

@@ -151,10 +151,13 @@ def gather(*futures: Any) -> list[Any]:
     """Wait for every future (given as arguments or one iterable); return their results.
 
     Every future is waited for, so none is left running; the first failure in argument
-    order is then raised.
+    order is then raised. Gathering counts as looking at every future given: a flow that
+    catches that failure has handled the others too (none fails the run as unobserved).
     """
     if len(futures) == 1 and not isinstance(futures[0], StepFuture):
         futures = tuple(futures[0])
     for future in futures:
         future.wait()
+    for future in futures:
+        future.observed = True
     return [future.result() for future in futures]

@@ -249,17 +249,21 @@ def resume(
     message = f"{verb} by replay on {owner_id()}"
     fence = None
     if parent is None and isinstance(opened, QueueStore):
-        # Take the run atomically, so a worker cannot claim it at the same moment.
+        # Take the run as it was read and judged free: a compare-and-set on its epoch, so
+        # that of workers and resumes racing for it exactly one executes it.
         taken = opened.take_run(
-            run_id, owner=owner_id(), now=utcnow(), message=message, retry_failed=retry_failed
+            run_id,
+            owner=owner_id(),
+            epoch=run.lease_epoch,
+            now=utcnow(),
+            message=message,
+            retry_failed=retry_failed,
         )
         if taken is None:
             current = opened.get_run(run_id)
-            raise RunStateError(
-                f"run {run_id} is {current.state.value} and held by {current.owner} until "
-                f"{current.lease_expires_at}; wait for it, or cancel it with "
-                f"`legato runs cancel {run_id}`."
-            )
+            if current.state is RunState.COMPLETED and from_step is None:
+                return handle  # finished by whoever took it meanwhile
+            raise _taken_elsewhere(current)
         run = taken
         fence = Fence(run_id=run_id, epoch=taken.lease_epoch)
     execution = RunExecution(
@@ -313,7 +317,10 @@ def _was_unwinding(store: Store, run_id: str) -> bool:
 
 
 def _refuse_if_alive(run: RunRecord) -> None:
-    """One run executes in one place: refuse to resume a run whose process still lives."""
+    """One run executes in one place: refuse to resume a run whose process still lives.
+
+    Only a process on this host can be checked; ``take_run``'s compare-and-set then
+    makes sure that of several resumes that found it gone, one takes the run."""
     if run.state is not RunState.RUNNING or not run.owner:
         return
     host, _, pid_text = run.owner.rpartition(":")
@@ -330,10 +337,30 @@ def _refuse_if_alive(run: RunRecord) -> None:
         except PermissionError:
             alive = True
     if alive:
-        raise RunStateError(
-            f"run {run.run_id} is being executed right now by process {pid} on {host}; "
-            "wait for it to finish, or stop that process before resuming the run."
+        raise _taken_elsewhere(run)
+
+
+def _taken_elsewhere(run: RunRecord) -> RunStateError:
+    """The answer to a resume that lost the run to another process: where it is now."""
+    run_id = run.run_id
+    show = f"`legato runs show {run_id}`"
+    if run.state is RunState.RUNNING and run.lease_expires_at is not None:
+        return RunStateError(
+            f"run {run_id} is already running in worker {run.owner} (its lease runs until "
+            f"{run.lease_expires_at.isoformat()}); wait for it ({show}), or cancel it with "
+            f"`legato runs cancel {run_id}`."
         )
+    if run.state is RunState.RUNNING:
+        host, _, pid = (run.owner or "").rpartition(":")
+        where = f"process {pid} on {host}" if host and pid.isdigit() else "another process"
+        return RunStateError(
+            f"run {run_id} is already running in {where}; wait for it to finish ({show}), "
+            "or stop that process before resuming the run."
+        )
+    return RunStateError(
+        f"run {run_id} was taken by another process while this one resumed it, and is "
+        f"{run.state.value} now; see {show}."
+    )
 
 
 def _launch(

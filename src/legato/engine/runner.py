@@ -218,11 +218,16 @@ class RunExecution:
                 cleaning_up.reset(token)
         return execute_step(self, task, key, seq, args, kwargs, prior)
 
-    def call_derived(self, task: Task[Any, Any], key: str, args: tuple[Any, ...]) -> Any:
+    def call_derived(
+        self, task: Task[Any, Any], key: str, args: tuple[Any, ...], *, replay: bool = True
+    ) -> Any:
         """Run ``task`` as the step ``key`` derived from another (a failure handler, a
-        compensation): replayed like any step, run as a cleanup step (a cancel does not
+        compensation): replayed like any step (unless ``replay`` is False: then a
+        recorded completion is run again), run as a cleanup step (a cancel does not
         stop it), ordered after the flow's own steps."""
         prior = self.recorded.get(key)
+        if not replay:
+            prior = None
         if prior is not None and prior.state is StepState.COMPLETED:
             return loads(prior.result, prior.serializer)  # type: ignore[arg-type]
         with self._derived_lock:

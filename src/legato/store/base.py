@@ -112,14 +112,25 @@ class QueueStore(Store, Protocol):
         """
 
     def take_run(
-        self, run_id: str, *, owner: str, now: datetime, message: str, retry_failed: bool = False
+        self,
+        run_id: str,
+        *,
+        owner: str,
+        epoch: int,
+        now: datetime,
+        message: str,
+        retry_failed: bool = False,
     ) -> RunRecord | None:
         """Atomically take one run to execute it in the foreground (``runs resume``).
 
+        A compare-and-set: ``epoch`` is the lease epoch of the record the caller read
+        and judged free (its process gone); the take succeeds only if the run is still
+        at that epoch, so of several callers racing from one reading exactly one wins.
         Succeeds for a pending or paused run, a running/waiting run that no live worker lease holds
         (a crashed direct call, an expired lease), and with ``retry_failed`` a failed
         run: state running, ``owner``, no lease, epoch incremented, an event appended.
-        None (nothing written) when a live lease holds it or it ended.
+        None (nothing written) when the epoch moved on, a live lease holds it, or it
+        ended.
         """
 
     def requeue_run(self, run_id: str, *, now: datetime, message: str, by: str) -> bool:

@@ -123,14 +123,15 @@ COUNT_LIVE_WITH_TAG = (
     "SELECT COUNT(*) FROM runs WHERE tags LIKE ? AND state IN ('running', 'waiting') "
     "AND lease_expires_at IS NOT NULL AND lease_expires_at >= ?"
 )
-# take_run: a foreground resume takes the run unless a live worker lease holds it. No lease
+# take_run: a foreground resume takes the run unless a live worker lease holds it, and only
+# at the epoch the caller saw (compare-and-set: of two resumes racing, one wins). No lease
 # is set (the process holds it, as a direct call does); the epoch still moves on, fencing
 # any earlier holder.
 TAKE_RUN = (
     "UPDATE runs SET state = 'running', owner = ?, lease_epoch = lease_epoch + 1, "
     "lease_expires_at = NULL, finished_at = NULL, error = NULL, recoveries = 0, "
     "started_at = CASE WHEN state = 'failed' THEN ? ELSE COALESCE(started_at, ?) END "
-    "WHERE run_id = ? AND (state IN ('pending', 'paused') "
+    "WHERE run_id = ? AND lease_epoch = ? AND (state IN ('pending', 'paused') "
     "OR (state IN ('running', 'waiting') AND (lease_expires_at IS NULL OR lease_expires_at < ?)) "
     "OR (state = 'failed' AND ?))"
 )

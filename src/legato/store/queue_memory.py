@@ -162,12 +162,19 @@ class MemoryQueue:
         return run if run.state in _HELD else None
 
     def take_run(
-        self, run_id: str, *, owner: str, now: datetime, message: str, retry_failed: bool = False
+        self,
+        run_id: str,
+        *,
+        owner: str,
+        epoch: int,
+        now: datetime,
+        message: str,
+        retry_failed: bool = False,
     ) -> RunRecord | None:
         with self._lock:
             self._check_open()
             run = self._runs.get(run_id)
-            if run is None:
+            if run is None or run.lease_epoch != epoch:
                 return None
             free = (
                 run.state in (RunState.PENDING, RunState.PAUSED)

@@ -188,14 +188,21 @@ class SqlQueue:
         return False
 
     def take_run(
-        self, run_id: str, *, owner: str, now: datetime, message: str, retry_failed: bool = False
+        self,
+        run_id: str,
+        *,
+        owner: str,
+        epoch: int,
+        now: datetime,
+        message: str,
+        retry_failed: bool = False,
     ) -> RunRecord | None:
-        """See ``QueueStore.take_run``."""
+        """See ``QueueStore.take_run``. One conditional UPDATE: the compare-and-set."""
         q = self._q
         now_us = rows.micros(now)
 
         def work(cur: Cursor, _: None) -> RunRecord | None:
-            params = (owner, now_us, now_us, run_id, now_us, retry_failed)
+            params = (owner, now_us, now_us, run_id, epoch, now_us, retry_failed)
             if cur.execute(q.take_run, params).rowcount != 1:
                 return None
             run = rows.decode_run(cur.execute(q.select_run, (run_id,)).fetchone())
