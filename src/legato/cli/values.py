@@ -67,6 +67,22 @@ class StoredEnum:
         return f"{self.cls_name}({self.value!r})"
 
 
+class StoredRoot:
+    """A stored pydantic ``RootModel``: shown ``Rows(root=[1, 2])``, its plain JSON form is
+    the root value (as pydantic writes it). Subclassed per model name by ``_stand_in``."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+
+    def __rich_repr__(self) -> Iterator[tuple[str, Any]]:
+        yield "root", self.root
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(root={self.root!r})"
+
+
 def decode_stored(text: str | None, serializer: str) -> Any:
     """A stored result or parameters as a Python value, for display only.
 
@@ -126,7 +142,7 @@ def _decode_tagged(data: dict[str, Any], tag: Any) -> Any:
     if tag in ("dataclass", "pydantic"):
         fields = _decode(data["v"])
         if type(fields) is not dict:  # a pydantic RootModel
-            fields = {"root": fields}
+            return _root_class(_class_name(data["cls"]))(fields)
         return _stand_in(_class_name(data["cls"]), fields)
     return data
 
@@ -161,6 +177,11 @@ def _stand_in(name: str, fields: dict[str, Any]) -> Any:
 
 
 @cache
+def _root_class(name: str) -> type[StoredRoot]:
+    return type(name if name.isidentifier() else "object", (StoredRoot,), {"__slots__": ()})
+
+
+@cache
 def _stand_in_class(name: str, fields: tuple[str, ...]) -> type:
     return dataclasses.make_dataclass(name, fields, bases=(StoredObject,), frozen=True)
 
@@ -170,7 +191,8 @@ def _stand_in_class(name: str, fields: tuple[str, ...]) -> type:
 
 def plain_json(value: Any) -> Any:
     """``value`` as plain JSON data: datetimes as ISO text, dataclasses, models and their
-    stand-ins as objects of their fields, Enum members as their values."""
+    stand-ins as objects of their fields, Enum members as their values, root models as
+    their roots."""
     from pydantic_core import to_jsonable_python
 
     return to_jsonable_python(value, fallback=_plain_fallback)
@@ -179,6 +201,8 @@ def plain_json(value: Any) -> Any:
 def _plain_fallback(value: Any) -> Any:
     if isinstance(value, StoredEnum):
         return value.value
+    if isinstance(value, StoredRoot):
+        return value.root
     return repr(value)
 
 
@@ -254,20 +278,13 @@ class _Clipped:
 
         lines = console.render_lines(self.pretty, options, pad=False)
         cut = self.cut or len(lines) > MAX_LINES
-        kept = lines[:MAX_LINES]
-        yield from _joined(kept, Segment.line())
-        if cut and self.note:
+        for line in lines[:MAX_LINES]:
+            yield from line
             yield Segment.line()
+        if cut and self.note:
             yield Text(self.note, style="dim")
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         from rich.measure import Measurement
 
         return Measurement.get(console, options, self.pretty)
-
-
-def _joined(lines: list[list[Any]], separator: Any) -> Iterator[Any]:
-    for index, line in enumerate(lines):
-        if index:
-            yield separator
-        yield from line
