@@ -244,7 +244,7 @@ def test_version(cli: Cli) -> None:
         [],
         ["run"],
         ["runs"],
-        *[["runs", c] for c in ("list", "show", "resume", "retry", "logs", "cancel")],
+        *[["runs", c] for c in ("list", "show", "result", "resume", "retry", "logs", "cancel")],
     ],
 )
 def test_every_help_has_an_example(cli: Cli, command: list[str]) -> None:

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Group
-from rich.pretty import Pretty
 from rich.table import Table
 from rich.text import Text
 
@@ -35,7 +34,8 @@ from legato.cli.console import (
     write_json,
 )
 from legato.cli.live import RunMonitor
-from legato.cli.render import ICONS, STATE_STYLES, format_duration, format_time, jsonable
+from legato.cli.render import ICONS, STATE_STYLES, format_duration, format_time
+from legato.cli.values import plain_json, shown
 from legato.records import CHILD_PREFIX
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def _report(handle: RunHandle, *, json_output: bool) -> NoReturn:
                 "run_id": record.run_id,
                 "flow": record.flow_name,
                 "state": state,
-                "result": jsonable(value),
+                "result": plain_json(value),
                 "error": _error_json(record),
             }
         )
@@ -115,7 +115,8 @@ def outcome(record: RunRecord, value: Any) -> Group:
     grid.add_column()
     grid.add_row("  run", record.run_id)
     if state == "completed":
-        grid.add_row("  result", Pretty(value))
+        note = f"(shortened: legato runs result {record.run_id} > result.json saves all of it)"
+        grid.add_row("  result", shown(value, note=note))
     elif record.error is not None:
         grid.add_row("  error", Text(record.error.summary(), style="red"))
         grid.add_row("  details", f"legato runs show {record.run_id} --traceback")

@@ -7,6 +7,9 @@ sets, dataclasses, TypedDicts and pydantic models are read as JSON. pydantic's
 bool, ISO 8601 for dates and times). An unannotated parameter takes the type of its
 default, else stays a string.
 
+``-p name=@path`` reads the text from the file ``path`` (a value too big for the command
+line, or kept in a file); ``-p name=@@text`` passes ``@text``.
+
 Every problem is collected and reported at once as a ``ParameterError`` whose message
 lists the flow's parameters with their types and defaults: nothing runs before the
 parameters are right.
@@ -20,6 +23,7 @@ import types
 import typing
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from legato.errors import ParameterError
@@ -31,6 +35,7 @@ _EMPTY = inspect.Parameter.empty
 _JSON_ORIGINS = (list, dict, tuple, set, frozenset)
 _NONE_WORDS = ("null", "none")
 _INFERRED_FROM_DEFAULT = (int, float, bool, str, list, dict)
+_SHOWN_TEXT = 100  # characters of a wrong value quoted in the error
 
 # What a user should type, by annotation, for the parameter listing.
 _FORMATS = {
@@ -76,26 +81,58 @@ def flow_params(flow: Flow[Any, Any]) -> list[ParamSpec]:
     return specs
 
 
-def parse_assignments(items: list[str]) -> dict[str, str]:
-    """``["n=3", "name=x=y"]`` -> ``{"n": "3", "name": "x=y"}``; ``ParameterError`` for
-    an item without ``=`` or a name given twice."""
-    values: dict[str, str] = {}
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
+class ParamText:
+    """One ``-p`` value as text, and the file it was read from (``-p name=@file``)."""
+
+    text: str
+    file: str | None = None
+
+
+def parse_assignments(items: list[str]) -> dict[str, ParamText]:
+    """``["n=3", "name=x=y", "rows=@rows.json"]`` -> their texts by name; a value
+    ``@path`` is the content of that file (``@@`` for text that starts with ``@``).
+
+    Raises ``ParameterError`` for an item without ``=``, a name given twice, or a file
+    that cannot be read."""
+    values: dict[str, ParamText] = {}
     for item in items:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name:
             raise ParameterError(
                 f"-p {item!r} is not of the form name=value, e.g. -p count=3 or "
-                '-p \'tags=["a", "b"]\''
+                '-p \'tags=["a", "b"]\' or -p rows=@rows.json'
             )
         if name in values:
             raise ParameterError(f"parameter {name!r} is given twice (-p {name}=...)")
-        values[name] = text
+        values[name] = _param_text(name, text)
     return values
 
 
+def _param_text(name: str, text: str) -> ParamText:
+    if text.startswith("@@"):
+        return ParamText(text=text[1:])
+    if not text.startswith("@"):
+        return ParamText(text=text)
+    path = text[1:]
+    fix = (
+        f"-p {name}=@FILE reads the value from FILE (a path relative to {Path.cwd()}); "
+        f"for text that starts with @, write -p {name}=@@..."
+    )
+    if not path:
+        raise ParameterError(f"parameter {name!r}: -p {name}=@ names no file. {fix}")
+    try:
+        return ParamText(text=Path(path).read_text(encoding="utf-8"), file=path)
+    except UnicodeDecodeError:
+        reason = "it is not UTF-8 text"
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    raise ParameterError(f"parameter {name!r}: cannot read {path} ({reason}). {fix}")
+
+
 def convert_params(
-    flow: Flow[Any, Any], texts: Mapping[str, str], *, target: str
+    flow: Flow[Any, Any], texts: Mapping[str, ParamText], *, target: str
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The positional and keyword arguments to start ``flow`` with.
 
@@ -107,7 +144,7 @@ def convert_params(
     extra = next((s for s in specs if s.kind is inspect.Parameter.VAR_KEYWORD), None)
     problems: list[str] = []
     values: dict[str, Any] = {}
-    for name, text in texts.items():
+    for name, given in texts.items():
         spec = by_name.get(name)
         if spec is None or spec.kind in _VARIADIC:
             if extra is None:
@@ -115,9 +152,9 @@ def convert_params(
                 continue
             spec = dataclasses.replace(extra, name=name)
         try:
-            values[name] = convert_value(text, spec.annotation)
+            values[name] = convert_value(given.text, spec.annotation)
         except ValueError as exc:
-            problems.append(f"parameter {name!r} expects {spec.type_label}, got {text!r} ({exc})")
+            problems.append(_ill_typed(name, spec, given, exc))
     missing = [s.name for s in specs if s.required and s.name not in texts]
     problems.extend(f"missing required parameter {name!r}" for name in missing)
     if problems:
@@ -128,6 +165,15 @@ def convert_params(
     for spec in positional_only[: last_given + 1]:
         args.append(values.pop(spec.name) if spec.name in values else spec.default)
     return tuple(args), values
+
+
+def _ill_typed(name: str, spec: ParamSpec, given: ParamText, exc: ValueError) -> str:
+    expects = f"parameter {name!r} expects {spec.type_label}"
+    if given.file is not None:
+        return f"{expects}, but file {given.file} does not hold one ({exc}); fix {given.file}"
+    text = given.text
+    shown = text if len(text) <= _SHOWN_TEXT else text[:_SHOWN_TEXT] + "…"
+    return f"{expects}, got {shown!r} ({exc})"
 
 
 def describe_problems(

@@ -8,10 +8,11 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
-from rich.pretty import Pretty
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
+
+from legato.cli.values import decode_stored, is_cut, plain_json, shown, whole
 
 if TYPE_CHECKING:
     from legato.records import ErrorInfo, EventRecord, LogRecord, RunRecord, StepRecord
@@ -41,6 +42,8 @@ ICONS = {
 }
 MAX_CHILD_DEPTH = 20  # runs show nests child runs at most this deep
 GROUP_AT = 5  # runs show folds this many consecutive completed steps of one task into a line
+HISTORY_AT = 100  # runs show folds routine events of a history longer than this
+FOLD_EVENTS_AT = 3  # ... when at least this many come in a row
 
 
 # -- small pieces -----------------------------------------------------------------------
@@ -85,31 +88,9 @@ def iso(at: datetime | None) -> str | None:
     return None if at is None else at.astimezone(UTC).isoformat()
 
 
-def decode_payload(text: str | None, serializer: str) -> Any:
-    """A stored result or parameters as a Python value, for display only.
-
-    Pickled payloads are never unpickled here; text that cannot be decoded (a class that
-    no longer imports) is shown as stored.
-    """
-    if text is None:
-        return None
-    if serializer != "json":
-        return f"<{serializer} payload, {len(text)} characters>"
-    from legato.errors import SerializationError
-    from legato.serialization import loads
-
-    try:
-        return loads(text, serializer)
-    except SerializationError:
-        return text
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON data (datetimes as ISO text, models as dicts, bytes as
-    URL-safe base64 text, since bytes need not be UTF-8)."""
-    from pydantic_core import to_jsonable_python
-
-    return to_jsonable_python(value, fallback=repr, bytes_mode="base64")
+def stored_json(text: str | None, serializer: str) -> Any:
+    """A stored result or parameters as plain JSON data (never a JSON string of it)."""
+    return plain_json(decode_stored(text, serializer))
 
 
 def error_json(error: ErrorInfo | None, *, traceback: bool = False) -> dict[str, str] | None:
@@ -134,8 +115,8 @@ def run_json(run: RunRecord) -> dict[str, Any]:
         "finished_at": iso(run.finished_at),
         "duration_seconds": seconds_between(run.started_at, run.finished_at),
         "target": run.target,
-        "params": jsonable(decode_payload(run.params, "json")),
-        "result": jsonable(decode_payload(run.result, run.serializer)),
+        "params": stored_json(run.params, "json"),
+        "result": stored_json(run.result, run.serializer),
         "error": error_json(run.error, traceback=True),
         "parent_run_id": run.parent_run_id,
         "parent_step_key": run.parent_step_key,
@@ -159,7 +140,7 @@ def step_json(step: StepRecord) -> dict[str, Any]:
         "started_at": iso(step.started_at),
         "finished_at": iso(step.finished_at),
         "duration_seconds": seconds_between(step.started_at, step.finished_at),
-        "result": jsonable(decode_payload(step.result, step.serializer)),
+        "result": stored_json(step.result, step.serializer),
         "error": error_json(step.error, traceback=True),
         "child_run_id": step.child_run_id,
         "cached": step.cached,
@@ -246,7 +227,9 @@ def _short_time(at: datetime) -> str:
     return local.strftime("%m-%d %H:%M:%S")
 
 
-def run_details(run: RunRecord) -> Table:
+def run_details(run: RunRecord, *, params: Any, result: Any, full: bool = False) -> Table:
+    """The run's fields, with its decoded ``params`` and ``result``: shortened, or with
+    ``full`` whole where they fit and else left to ``whole_values``."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -256,7 +239,8 @@ def run_details(run: RunRecord) -> Table:
         flow.append(f"  ({run.target})", style="dim")
     grid.add_row("Flow", flow)
     grid.add_row("State", state_text(run.state.value))
-    grid.add_row("Params", Pretty(decode_payload(run.params, "json")))
+    see_all = f"(shortened: legato runs show {run.run_id} --full shows all"
+    grid.add_row("Params", _value_cell(params, full=full, note=f"{see_all}, or add --json)"))
     grid.add_row("Created", format_time(run.created_at))
     if run.started_at:
         grid.add_row("Started", format_time(run.started_at))
@@ -283,19 +267,41 @@ def run_details(run: RunRecord) -> Table:
     if run.parent_run_id:
         grid.add_row("Parent", Text(f"{run.parent_run_id}, step {run.parent_step_key}"))
     if run.result is not None:
-        grid.add_row("Result", Pretty(decode_payload(run.result, run.serializer)))
+        note = f"{see_all}; legato runs result {run.run_id} > result.json saves it)"
+        grid.add_row("Result", _value_cell(result, full=full, note=note))
     if run.error is not None:
         grid.add_row("Error", Text(run.error.summary(), style="red"))
     return grid
 
 
-def events_table(events: Sequence[EventRecord], *, hidden: int = 0) -> Table:
+def _value_cell(value: Any, *, full: bool, note: str) -> RenderableType:
+    if full and is_cut(value):
+        return Text("(long: shown whole below)", style="dim")
+    return shown(value, note=note)
+
+
+def whole_values(run: RunRecord, *, params: Any, result: Any) -> list[RenderableType]:
+    """For ``--full``: the parameters and result too long for the details grid, each
+    under its own heading."""
+    parts: list[RenderableType] = []
+    for label, value, present in (
+        ("Params", params, True),
+        ("Result", result, run.result is not None),
+    ):
+        if present and is_cut(value):
+            parts += [Text(""), Text(label, style="bold underline"), whole(value)]
+    return parts
+
+
+def events_table(items: Sequence[EventRecord | list[EventRecord]]) -> Table:
+    """The history, one event a line; a folded list of routine events takes one line."""
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("TIME", "WHAT", "STATE", "ATTEMPT", "MESSAGE"):
         table.add_column(column, no_wrap=column != "MESSAGE")
-    if hidden:
-        table.add_row("", Text(f"… {hidden} earlier events (--all shows them)", style="dim"))
-    for event in events:
+    for event in items:
+        if isinstance(event, list):
+            table.add_row(format_time(event[0].at, date=False), "…", "", "", _folded_events(event))
+            continue
         what = event.step_key if event.kind == "step" else "run"
         message = Text(event.message or "")
         if event.by:
@@ -308,6 +314,53 @@ def events_table(events: Sequence[EventRecord], *, hidden: int = 0) -> Table:
             message,
         )
     return table
+
+
+def fold_history(events: Sequence[EventRecord]) -> list[EventRecord | list[EventRecord]]:
+    """The events of a long history, with each stretch of FOLD_EVENTS_AT or more routine
+    events (a step submitted, started or completed at its first attempt, without a wait)
+    as one list. Run events, failures, retries, waits and operator actions stay."""
+    waited = {e.step_key for e in events if e.kind == "step" and e.state == "waiting"}
+    items: list[EventRecord | list[EventRecord]] = []
+    stretch: list[EventRecord] = []
+    for event in events:
+        if _is_routine(event, waited):
+            stretch.append(event)
+            continue
+        _close_stretch(items, stretch)
+        stretch = []
+        items.append(event)
+    _close_stretch(items, stretch)
+    return items
+
+
+def _is_routine(event: EventRecord, waited: set[str | None]) -> bool:
+    if event.kind != "step" or event.by is not None or event.step_key in waited:
+        return False
+    if event.state == "completed":
+        return (event.attempt or 1) <= 1
+    return event.state in ("pending", "running")
+
+
+def _close_stretch(
+    items: list[EventRecord | list[EventRecord]], stretch: list[EventRecord]
+) -> None:
+    if len(stretch) >= FOLD_EVENTS_AT:
+        items.append(stretch)
+    else:
+        items.extend(stretch)
+
+
+def _folded_events(events: list[EventRecord]) -> Text:
+    """``480 steps completed, 482 started (work#0 … work#479; --all lists each event)``"""
+    words = {"completed": "steps completed", "running": "started", "pending": "submitted"}
+    counts = {state: sum(1 for e in events if e.state == state) for state in words}
+    parts = [f"{count} {words[state]}" for state, count in counts.items() if count]
+    text = Text(", ".join(parts), style="green" if counts["completed"] else "")
+    keys = [e.step_key for e in events if e.step_key]
+    span = f"{keys[0]} … {keys[-1]}; " if keys else ""
+    text.append(f" ({span}--all lists each event)", style="dim")
+    return text
 
 
 def steps_tree(store: Store, run: RunRecord, *, fold: bool = True, traceback: bool = False) -> Tree:
@@ -434,16 +487,23 @@ def logs_table(logs: Sequence[LogRecord]) -> Table:
     return table
 
 
-def show_run(store: Store, run: RunRecord, *, everything: bool, traceback: bool) -> Group:
-    """``legato runs show``: details, history, steps."""
+def show_run(
+    store: Store, run: RunRecord, *, everything: bool, traceback: bool, full: bool = False
+) -> Group:
+    """``legato runs show``: details, history and steps. Unless ``everything``, a history
+    longer than HISTORY_AT events has its routine stretches folded (``fold_history``) and
+    steps of one task completed in a row are folded too; unless ``full``, parameters and
+    result are shortened."""
+    params = decode_stored(run.params, "json")
+    result = decode_stored(run.result, run.serializer)
     events = store.get_events(run.run_id)
-    limit = 100
-    hidden = 0 if everything else max(len(events) - limit, 0)
+    history = events if everything or len(events) <= HISTORY_AT else fold_history(events)
     parts: list[RenderableType] = [
-        run_details(run),
+        run_details(run, params=params, result=result, full=full),
+        *(whole_values(run, params=params, result=result) if full else ()),
         Text(""),
         Text("History", style="bold underline"),
-        events_table(events[hidden:], hidden=hidden),
+        events_table(history),
         Text(""),
         Text("Steps", style="bold underline"),
         steps_tree(store, run, fold=not everything, traceback=traceback),

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 TARGET_HELP = "The flow: path/to/file.py:flow_name or package.module:flow_name."
 PARAM_HELP = (
     "A parameter, converted by the flow's type hints (JSON for lists, dicts and models). "
-    "Repeat for each."
+    "NAME=@FILE reads the value from FILE. Repeat for each."
 )
 
 

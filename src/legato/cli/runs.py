@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import getpass
 import socket
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
 
-from legato.cli.console import fail, out, user_errors, write_json
+from legato.cli.console import EXIT_FAILED, fail, out, user_errors, write_json
 from legato.cli.options import DbOption, JsonOption, open_cli_store
 from legato.states import RunState
+
+if TYPE_CHECKING:
+    from legato.records import RunRecord
 
 runs_app = typer.Typer(
     name="runs",
@@ -68,12 +71,16 @@ def show_command(
     traceback: Annotated[
         bool, typer.Option("--traceback", "-t", help="Full tracebacks of failures.")
     ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Parameters and result whole, not shortened.")
+    ] = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Show a run: its details, history and tree of steps.
 
-    Child runs are nested under the step that started them.
+    Child runs are nested under the step that started them. Long parameters and results
+    are shortened: --full, --json or legato runs result show them whole.
 
     Example: legato runs show 01j2x3y4z5abcdefghjkmnpqrs --traceback
     """
@@ -87,7 +94,46 @@ def show_command(
             data["events"] = [event_json(e) for e in store.get_events(run_id)]
             write_json(data)
             return
-        out().print(show_run(store, run, everything=everything, traceback=traceback))
+        out().print(show_run(store, run, everything=everything, traceback=traceback, full=full))
+
+
+@runs_app.command("result")
+def result_command(ctx: typer.Context, run_id: RunIdArgument, db: DbOption = None) -> None:
+    """Print a completed run's result as JSON on stdout, whole.
+
+    Dataclasses and models print as objects of their fields. A run that has no result
+    (failed, cancelled, not finished) is an error that says why (exit 1).
+
+    Example: legato runs result 01j2x3y4z5abcdefghjkmnpqrs > result.json
+    """
+    from legato.cli.render import stored_json
+
+    store = open_cli_store(ctx, db)
+    with user_errors():
+        run = store.get_run(run_id)
+    if run.state is not RunState.COMPLETED:
+        fail(_no_result(run), EXIT_FAILED)
+    if run.serializer != "json":
+        fail(
+            f"run {run_id}'s result is stored with the {run.serializer} serializer, which "
+            f"the CLI does not load; load it in Python: legato.get_run({run_id!r}).result()",
+            EXIT_FAILED,
+        )
+    write_json(stored_json(run.result, run.serializer))
+
+
+def _no_result(run: RunRecord) -> str:
+    """Why ``runs result`` has nothing to print, and what to do."""
+    run_id, state = run.run_id, run.state.value
+    if run.state is RunState.FAILED:
+        why = f": {run.error.summary()}" if run.error is not None else ""
+        return f"run {run_id} failed{why}; see legato runs show {run_id} --traceback"
+    if run.state is RunState.CANCELLED:
+        return f"run {run_id} was cancelled, so it has no result; see legato runs show {run_id}"
+    return (
+        f"run {run_id} is {state}, so it has no result yet; ask again once it has completed "
+        f"(legato runs show {run_id} shows where it is)"
+    )
 
 
 @runs_app.command("resume")
@@ -273,7 +319,8 @@ def _already_completed(store: Any, run: Any, *, json_output: bool) -> None:
     """``runs resume`` of a completed run: say that nothing ran, and show its result."""
     from legato.cli.console import err
     from legato.cli.foreground import outcome
-    from legato.cli.render import format_time, jsonable
+    from legato.cli.render import format_time
+    from legato.cli.values import plain_json
     from legato.engine.handles import RunHandle
 
     with user_errors():
@@ -290,7 +337,7 @@ def _already_completed(store: Any, run: Any, *, json_output: bool) -> None:
                 "run_id": run.run_id,
                 "flow": run.flow_name,
                 "state": run.state.value,
-                "result": jsonable(value),
+                "result": plain_json(value),
                 "error": None,
             }
         )
