@@ -45,7 +45,7 @@ def submit_command(
     """
     flow = load_flow(target)
     args, kwargs = flow_arguments(flow, param or [], target=target)
-    store = open_cli_store(ctx, db)
+    store = open_cli_store(ctx, db, create=True)
     changes: dict[str, Any] = {"store": store}
     if queue is not None:
         changes["queue"] = queue
@@ -122,7 +122,7 @@ def worker_command(
     from legato.notifications.channels import configured_channels
     from legato.worker import Worker, WorkerOptions
 
-    store = open_cli_store(ctx, db)
+    store = open_cli_store(ctx, db, create=True)
     with user_errors():
         try:
             configured_channels()  # a bad LEGATO_NOTIFY_* fails now, not at the first failure
@@ -230,7 +230,7 @@ def limits_set_command(
 
     Example: legato limits set tag:gpu 1
     """
-    store = open_cli_store(ctx, db)
+    store = open_cli_store(ctx, db, create=True)
     with user_errors():
         store.set_limit(key, limit)  # type: ignore[attr-defined]
 

@@ -107,9 +107,7 @@ def notifier(
     handler.__name__ = handler.__qualname__ = "notify_failure"
     handler.__doc__ = f"Send a failure notification through {target.label()}."
     # A task itself, so the handler step has notify's retries (inside it, notify just sends).
-    return task(name="notify", retries=RETRIES, retry_delay=RETRY_DELAY, retry_on=RETRY_ON)(
-        handler
-    )
+    return task(name="notify", retries=RETRIES, retry_delay=RETRY_DELAY, retry_on=RETRY_ON)(handler)
 
 
 def _check_template(template: str, option: str) -> None:
