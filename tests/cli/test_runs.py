@@ -192,6 +192,7 @@ def test_cancel_records_reason_and_refuses_to_resume(cli: Cli) -> None:
     ],
 )
 def test_unknown_run_id_is_one_clear_line(cli: Cli, command: list[str]) -> None:
+    assert cli("db", "upgrade").returncode == 0  # a store that exists, without that run
     done = cli(*command)
 
     cli.assert_clean_error(done)
@@ -225,6 +226,7 @@ def test_store_that_cannot_open_is_one_clear_line(cli: Cli) -> None:
 
 def test_db_option_before_the_command_and_env_var(cli: Cli, nested_run: str) -> None:
     other = cli.root / "other.db"
+    assert cli("db", "upgrade", "--db", f"sqlite:///{other}").returncode == 0
     assert cli("runs", "list", "--db", f"sqlite:///{other}", "--json").stdout.strip() == "[]"
     before = cli("--db", f"sqlite:///{other}", "runs", "list", "--json")
     assert json.loads(before.stdout) == []

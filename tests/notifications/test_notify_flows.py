@@ -11,7 +11,7 @@ import pytest
 
 import legato
 from legato import flow, notifier, notify, task
-from legato.errors import NotificationError
+from legato.errors import DefinitionError, NotificationError
 from legato.records import RunFilter
 from legato.states import RunState, StepState
 
@@ -120,6 +120,31 @@ def test_secrets_never_reach_the_store(store, http_receiver, monkeypatch, tmp_pa
     for path in tmp_path.glob("n.db*"):
         raw = path.read_bytes()
         assert secret.encode() not in raw and password.encode() not in raw
+
+
+@pytest.mark.parametrize(
+    "channel, expected",
+    [
+        ("nosuch://user:Hunter2secret@host/path", "not a URL legato or apprise knows"),
+        ("https://hooks.example.org/${NOT_SET_ANYWHERE}", "NOT_SET_ANYWHERE is not set"),
+        ("nochannel", "no notification channel named 'nochannel'"),
+    ],
+    ids=["unknown-scheme", "missing-env", "unknown-name"],
+)
+def test_a_setup_error_fails_the_step_at_once_without_retries(store, channel, expected):
+    @flow
+    def alerting() -> None:
+        notify(channel, "x")
+
+    with pytest.raises(DefinitionError, match=expected) as caught:
+        alerting()
+    assert "Hunter2secret" not in str(caught.value)
+    assert "not retried" in str(caught.value)
+
+    [run] = store.list_runs(_filter())
+    [step] = store.get_steps(run.run_id)
+    assert (step.key, step.state, step.attempts) == ("notify#0", StepState.FAILED, 1)
+    assert run.state == RunState.FAILED
 
 
 def test_a_notifier_sends_the_failure_as_a_step(store, http_receiver):

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from postgres_service import admin, new_schema, require_server, schema_url
 
 from legato.errors import StoreError
+from legato.records import RunFilter
 from legato.store import MemoryStore, SqliteStore, open_store, redact_url
 
 
@@ -108,3 +110,22 @@ def test_importing_the_store_package_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_create_an_empty_postgres_schema_is_an_error_and_stays_empty(
+    tmp_path: Path,
+) -> None:
+    require_server()
+    schema = new_schema(str(tmp_path))
+    url = schema_url(schema)
+    with pytest.raises(StoreError, match=f"no legato store in schema '{schema}'.*db upgrade"):
+        open_store(url, create=False)
+    with admin() as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (schema,)
+        ).fetchone()
+    assert tables == (0,)
+    open_store(url).close()  # creates it
+    reopened = open_store(url, create=False)
+    assert reopened.list_runs(RunFilter()) == []
+    reopened.close()

@@ -103,6 +103,80 @@ def test_creates_missing_parent_directories(tmp_path: Path) -> None:
     assert (tmp_path / "deep" / "er" / "legato.db").is_file()
 
 
+def test_a_new_store_and_its_directories_are_readable_by_their_owner_only(
+    tmp_path: Path,
+) -> None:
+    # The store holds parameters, results, logs and answers: no other local user may read
+    # it, whatever the umask (022 here, the usual default).
+    previous = os.umask(0o022)
+    try:
+        store = SqliteStore(tmp_path / "home" / ".legato" / "legato.db")
+        store.create_run(_run())
+        assert (tmp_path / "home" / ".legato" / "legato.db-wal").exists()
+        assert (tmp_path / "home" / ".legato" / "legato.db-shm").exists()
+        modes = {
+            path.name: path.stat().st_mode & 0o777
+            for path in [tmp_path / "home", *(tmp_path / "home").rglob("*")]
+        }
+        store.close()
+    finally:
+        os.umask(previous)
+    assert modes == {
+        "home": 0o700,
+        ".legato": 0o700,
+        "legato.db": 0o600,
+        "legato.db-wal": 0o600,
+        "legato.db-shm": 0o600,
+    }
+
+
+def test_an_existing_directory_keeps_its_mode(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir(mode=0o755)
+    (tmp_path / "shared").chmod(0o755)
+    SqliteStore(tmp_path / "shared" / "legato.db").close()
+    assert (tmp_path / "shared").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "shared" / "legato.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_without_create_a_missing_store_is_an_error_and_nothing_is_created(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "typo" / "dir" / "x.db"
+    with pytest.raises(StoreError, match=f"no legato store at {path}.*does not exist"):
+        SqliteStore(path, create=False)
+    assert list(tmp_path.iterdir()) == []
+    SqliteStore(path).close()
+    reopened = SqliteStore(path, create=False)  # once it exists, it opens
+    assert reopened.list_runs(RunFilter()) == []
+    reopened.close()
+
+
+def test_a_database_of_another_program_is_refused_and_left_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    raw.execute("INSERT INTO customers (name) VALUES ('Ada')")
+    raw.commit()
+    raw.close()
+    before = path.read_bytes()
+    for create in (True, False):
+        with pytest.raises(
+            StoreError,
+            match=f"{path} is an SQLite database of another program"
+            r".*customers.*not a legato store",
+        ):
+            SqliteStore(path, create=create)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+def test_an_empty_database_file_becomes_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).close()  # a database with no tables (an empty file)
+    SqliteStore(path).close()
+    assert SqliteStore(path, create=False).list_runs(RunFilter()) == []
+
+
 def test_newer_schema_version_is_refused_with_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     SqliteStore(path).close()

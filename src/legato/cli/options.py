@@ -53,14 +53,18 @@ def store_url(ctx: typer.Context, db: str | None) -> str:
     return _settings().db_url
 
 
-def open_cli_store(ctx: typer.Context, db: str | None) -> Store:
-    """Open the store for a command; an unusable URL or file exits 2 with one red line."""
+def open_cli_store(ctx: typer.Context, db: str | None, *, create: bool = False) -> Store:
+    """Open the store for a command; an unusable URL or file exits 2 with one red line.
+
+    Only commands that start runs or workers pass ``create=True``: the others read or
+    act on existing runs, and a store that does not exist is an error for them (a typo
+    in --db must not leave an empty database behind)."""
     from legato.errors import StoreError
     from legato.store import open_store
 
     url = store_url(ctx, db)
     try:
-        return open_store(url, durability=_settings().durability)
+        return open_store(url, durability=_settings().durability, create=create)
     except (StoreError, ValueError, OSError) as exc:
         fail(str(exc))
 

@@ -47,7 +47,7 @@ def submit_command(
     """
     flow = load_flow(target)
     args, kwargs = flow_arguments(flow, param or [], target=target)
-    store = open_cli_store(ctx, db)
+    store = open_cli_store(ctx, db, create=True)
     changes: dict[str, Any] = {"store": store}
     if queue is not None:
         changes["queue"] = queue
@@ -147,7 +147,7 @@ def worker_command(
 
     if quiet and verbose:
         fail("--quiet and --verbose contradict each other: give one of them")
-    store = open_cli_store(ctx, db)
+    store = open_cli_store(ctx, db, create=True)
     with user_errors():
         try:
             configured_channels()  # a bad LEGATO_NOTIFY_* fails now, not at the first failure
@@ -275,7 +275,7 @@ def limits_set_command(
 
     Example: legato limits set tag:gpu 1
     """
-    store = open_cli_store(ctx, db)
+    store = open_cli_store(ctx, db, create=True)
     with user_errors():
         before = store.get_limits().get(key)  # type: ignore[attr-defined]
         store.set_limit(key, limit)  # type: ignore[attr-defined]

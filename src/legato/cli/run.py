@@ -48,7 +48,7 @@ def run_command(
     except KeyboardInterrupt:
         err().print("Interrupted before the run started; nothing was recorded.")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    store = open_cli_store(ctx, db)
+    store = open_cli_store(ctx, db, create=True)
 
     from legato.engine.context import use_store
     from legato.engine.launch import execute_new

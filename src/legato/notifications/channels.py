@@ -23,6 +23,7 @@ from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from legato.errors import DefinitionError
+from legato.notifications.redaction import hide_in_logs
 from legato.settings import Settings, load_settings
 from legato.store.urls import redact_url
 
@@ -117,7 +118,8 @@ def parse_channel(
         kind = "apprise"
         secrets = (*secrets, *_url_secrets(resolved))
         # Services put tokens anywhere (user, host, path): until apprise has parsed the URL
-        # and can show its own privacy form, show the scheme only.
+        # and can show its own privacy form, show the scheme only. apprise logs the URL.
+        hide_in_logs((resolved, *secrets))
         shown = _check_apprise(resolved, where, f"{scheme}://***", secrets)
     return Channel(kind=kind, url=resolved, shown=shown, name=name, secrets=secrets)
 

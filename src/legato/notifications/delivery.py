@@ -14,6 +14,7 @@ from typing import Any
 
 from legato.errors import NotificationError
 from legato.notifications.channels import Channel, smtp_target
+from legato.notifications.redaction import hide_in_logs
 
 TIMEOUT_SECONDS = 10.0
 
@@ -31,7 +32,11 @@ class Message:
 
 
 def send(channel: Channel, message: Message, *, timeout: float = TIMEOUT_SECONDS) -> None:
-    """Deliver ``message`` through ``channel``; ``NotificationError`` when it was not taken."""
+    """Deliver ``message`` through ``channel``; ``NotificationError`` when it was not taken.
+
+    From now on no log record of the process shows the channel's URL or its secrets
+    (the sending libraries log the URLs they call)."""
+    hide_in_logs((channel.url, *channel.secrets))
     try:
         if channel.kind == "webhook":
             _send_webhook(channel, message, timeout)
@@ -76,23 +81,33 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tup
         import httpx
     except ImportError:
         return _post_urllib(url, body, headers, timeout)
-    response = httpx.post(url, content=body, headers=headers, timeout=timeout)
+    # user:password@ goes as basic auth, not in the URL that httpx logs.
+    url, auth = _split_userinfo(url)
+    response = httpx.post(url, content=body, headers=headers, auth=auth, timeout=timeout)
     return response.status_code, response.reason_phrase
+
+
+def _split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without its ``user:password@`` part, and that part decoded (or ``None``)."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    auth = (unquote(parts.username), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), auth
 
 
 def _post_urllib(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
     import base64
     import urllib.error
     import urllib.request
-    from urllib.parse import unquote, urlsplit, urlunsplit
 
-    parts = urlsplit(url)
-    if parts.username is not None:
+    url, auth = _split_userinfo(url)
+    if auth is not None:
         # urllib does not take user:password@ from the URL: send it as HTTP basic auth.
-        userinfo = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        token = base64.b64encode(userinfo.encode()).decode()
+        token = base64.b64encode(":".join(auth).encode()).decode()
         headers = {**headers, "Authorization": f"Basic {token}"}
-        url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310

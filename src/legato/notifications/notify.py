@@ -14,7 +14,7 @@ from typing import Any
 from legato.engine.context import current_step
 from legato.engine.decorators import task
 from legato.engine.definitions import Task
-from legato.errors import DefinitionError
+from legato.errors import DefinitionError, NotificationError
 from legato.notifications.channels import configured_channels, resolve_channel
 from legato.notifications.delivery import Message, send
 
@@ -32,11 +32,14 @@ FAILURE_FIELDS = (
 
 
 # A channel that is down for a minute should not lose the message: three retries, spread out.
+# Only a refused delivery is retried: a setup error (unknown channel, missing ${ENV},
+# malformed URL) fails the same way every time, so it fails at once.
 RETRIES = 3
 RETRY_DELAY = [1, 5, 30]
+RETRY_ON = (NotificationError,)
 
 
-@task(name="notify", retries=RETRIES, retry_delay=RETRY_DELAY)
+@task(name="notify", retries=RETRIES, retry_delay=RETRY_DELAY, retry_on=RETRY_ON)
 def notify(
     channel: str,
     message: str,
@@ -47,11 +50,20 @@ def notify(
     """Send ``message`` through ``channel``: a channel name from settings
     (``LEGATO_NOTIFY_<NAME>``) or a URL (see ``legato.notifications.channels``).
 
-    Raises ``DefinitionError`` for an unknown channel or a missing ``${ENV}`` secret, and
-    ``NotificationError`` when the channel did not take the message (retried in a flow).
+    Raises ``DefinitionError`` for an unknown channel or a missing ``${ENV}`` secret (never
+    retried), and ``NotificationError`` when the channel did not take the message (retried
+    in a flow).
     """
-    target = resolve_channel(channel)
     step = current_step.get()
+    try:
+        target = resolve_channel(channel)
+    except DefinitionError as exc:
+        if step is None:
+            raise
+        raise DefinitionError(
+            f"{exc} This is a setup error, so the step is not retried: fix the channel, "
+            "then retry the run (legato runs retry RUN_ID)."
+        ) from None
     send(
         target,
         Message(
@@ -95,7 +107,7 @@ def notifier(
     handler.__name__ = handler.__qualname__ = "notify_failure"
     handler.__doc__ = f"Send a failure notification through {target.label()}."
     # A task itself, so the handler step has notify's retries (inside it, notify just sends).
-    return task(name="notify", retries=RETRIES, retry_delay=RETRY_DELAY)(handler)
+    return task(name="notify", retries=RETRIES, retry_delay=RETRY_DELAY, retry_on=RETRY_ON)(handler)
 
 
 def _check_template(template: str, option: str) -> None:

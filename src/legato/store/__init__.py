@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-def open_store(url: str, *, durability: str = "normal") -> Store:
+def open_store(url: str, *, durability: str = "normal", create: bool = True) -> Store:
     """Open the store ``url`` names (see ``legato.store.urls`` for the accepted forms).
 
     ``memory://`` gives a new empty ``MemoryStore`` (``durability`` does not apply);
@@ -39,8 +39,13 @@ def open_store(url: str, *, durability: str = "normal") -> Store:
     ``postgresql://user:password@host:port/database`` (or ``postgres://``) gives a
     ``PostgresStore`` (durability is the server's configuration there).
 
+    ``create=False`` is for commands that only read or act on existing runs: a store
+    that does not exist yet (no SQLite file; no legato tables in the PostgreSQL
+    database or schema) is then an error, and nothing is created.
+
     Raises ``StoreError`` for an unknown or unsupported URL (passwords removed from the
-    message) or a file that cannot be opened, ``ValueError`` for an unknown durability.
+    message), a file that cannot be opened, a store missing with ``create=False``, or an
+    SQLite database of another program; ``ValueError`` for an unknown durability.
     """
     if durability not in ("normal", "full"):
         raise ValueError(
@@ -51,12 +56,32 @@ def open_store(url: str, *, durability: str = "normal") -> Store:
     if location.kind == "memory":
         return MemoryStore()
     if location.kind == "postgres":
-        from legato.store.postgres import PostgresStore
-
-        return PostgresStore(location.path)
+        return _open_postgres(location.path, create=create)
     from legato.store.sqlite import SqliteStore
 
-    return SqliteStore(location.path, durability=durability)
+    return SqliteStore(location.path, durability=durability, create=create)
+
+
+def _open_postgres(url: str, *, create: bool) -> Store:
+    from legato.store.postgres import PostgresStore
+
+    if create:
+        return PostgresStore(url)
+    store = PostgresStore(url, migrate=False)
+    try:
+        if store.schema_version() == 0:
+            where = f"schema {store.schema!r}" if store.schema else "the database"
+            raise StoreError(
+                f"there is no legato store in {where} of {store.url}: it holds no legato "
+                "tables, and reading creates nothing. Check the URL (--db / LEGATO_DB); a "
+                "store is created by the first run, submit or worker, or by "
+                f"legato db upgrade --db {store.url}."
+            )
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def upgrade_schema(url: str) -> tuple[int, int]:

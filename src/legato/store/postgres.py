@@ -49,7 +49,7 @@ from legato.store.postgres_faults import (
     server_advice,
 )
 from legato.store.sql import Cursor, SqlStore
-from legato.store.urls import redact_url
+from legato.store.urls import redact_url, split_postgres_url
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -459,8 +459,9 @@ def _connection_params(
     url: str, shown: str, connect_timeout: timedelta
 ) -> tuple[dict[str, Any], str | None]:
     """libpq connection parameters for ``url`` and the schema it names (``?schema=``)."""
-    scheme, _, rest = url.strip().partition("://")
-    parts = urlsplit(f"postgresql://{rest}")
+    # Taken apart here, not by urlsplit or libpq: a password may hold ?, # or @.
+    split = split_postgres_url(url)
+    parts = urlsplit(f"postgresql://{split.location}")
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = next((value for key, value in query if key == "schema"), None)
     if schema is not None:
@@ -478,6 +479,10 @@ def _connection_params(
             f"store URL {shown!r} is not a valid PostgreSQL URL: {' '.join(str(exc).split())}. "
             "Write postgresql://user:password@host:5432/database[?schema=NAME]."
         ) from exc
+    if split.user is not None:
+        params["user"] = split.user
+    if split.password is not None:
+        params["password"] = split.password
     params.setdefault("connect_timeout", max(1, round(connect_timeout.total_seconds())))
     params.setdefault("application_name", "legato")
     if schema is not None:

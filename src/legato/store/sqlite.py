@@ -13,6 +13,7 @@ loss or an OS crash, at the cost of an fsync per commit.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -66,9 +67,12 @@ class SqliteStore(SqlStore):
     """The Store on one SQLite file; safe to share between threads and processes.
 
     ``SqliteStore(path, durability="normal"|"full", busy_timeout=timedelta(seconds=30))``
-    creates the file and its directory if missing and migrates the schema. Raises
-    ``StoreError`` (naming the path and what to do) if the file cannot be opened or its
-    schema is newer than this legato; ``ValueError`` for an unknown ``durability``.
+    creates the file (mode 0600, and so its ``-wal`` and ``-shm`` files) and any missing
+    directory (mode 0700) and migrates the schema; with ``create=False`` a missing file
+    is an error instead, and nothing is created. Raises ``StoreError`` (naming the path
+    and what to do) if the file is missing (``create=False``), cannot be opened, is a
+    non-empty database that is not legato's, or has a schema newer than this legato;
+    ``ValueError`` for an unknown ``durability``.
     """
 
     dialect = "sqlite"
@@ -82,6 +86,7 @@ class SqliteStore(SqlStore):
         *,
         durability: str = "normal",
         busy_timeout: timedelta = timedelta(seconds=30),
+        create: bool = True,
     ) -> None:
         if durability not in DURABILITY_LEVELS:
             raise ValueError(
@@ -104,7 +109,8 @@ class SqliteStore(SqlStore):
         self._pool_lock = threading.Lock()
         self._readers: list[sqlite3.Connection] = []
         self._closed = False
-        self._check_path()
+        self._check_path(create=create)
+        self._check_is_legato()
         self._writer = self._connect(writer=True)
         self._cursor = self._writer.cursor()
         try:
@@ -113,21 +119,83 @@ class SqliteStore(SqlStore):
             self._writer.close()
             raise
 
-    def _check_path(self) -> None:
-        """Create the parent directory; refuse a directory as the database file."""
+    def _check_path(self, *, create: bool) -> None:
+        """Refuse a directory as the database file; with ``create``, make the missing
+        directories (0700) and the file (0600), else refuse a missing file."""
         if self.path.is_dir():
             raise StoreError(
                 f"cannot open the SQLite store {self.path}: it is a directory. Give a file "
                 f"path such as {self.path / 'legato.db'}, {_WHERE_TO}."
             )
-        parent = self.path.parent
+        if not create:
+            if not self.path.exists():
+                raise StoreError(
+                    f"there is no legato store at {self.path}: the file does not exist, and "
+                    "reading creates nothing. Check the path (--db / LEGATO_DB); a store is "
+                    "created by the first run (legato run, legato submit, legato worker) or "
+                    f"by legato db upgrade --db sqlite:///{self.path}."
+                )
+            return
+        self._make_directories(self.path.parent)
         try:
-            parent.mkdir(parents=True, exist_ok=True)
+            # The store holds parameters, results, logs and answers: owner only. SQLite
+            # gives the -wal and -shm files the database file's mode.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
         except OSError as exc:
             raise StoreError(
-                f"cannot create the directory {parent} for the SQLite store {self.path}: "
-                f"{exc.strerror or exc}. Create it yourself, {_WHERE_TO}."
+                f"cannot create the SQLite store {self.path}: {exc.strerror or exc}. Check "
+                f"that its directory is writable by this user, {_WHERE_TO}."
             ) from exc
+
+    def _make_directories(self, directory: Path) -> None:
+        """Create ``directory`` and its missing parents, each readable by its owner only."""
+        wanted, missing = directory, []
+        while not directory.exists() and directory != directory.parent:
+            missing.append(directory)
+            directory = directory.parent
+        if not directory.is_dir():
+            raise StoreError(
+                f"cannot create the directory {wanted} for the SQLite store {self.path}: "
+                f"{directory} is a file. Move it aside, {_WHERE_TO}."
+            )
+        for folder in reversed(missing):
+            try:
+                folder.mkdir(mode=0o700, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the directory {folder} for the SQLite store {self.path}: "
+                    f"{exc.strerror or exc}. Create it yourself, {_WHERE_TO}."
+                ) from exc
+
+    def _check_is_legato(self) -> None:
+        """Refuse a database that holds tables but not legato's: opening would add
+        legato's tables to another program's file (and switch it to WAL)."""
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return
+        try:
+            conn = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return  # opening the store says why
+        try:
+            names = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite%' ORDER BY name"
+                )
+            ]
+        except sqlite3.Error:
+            return  # not a database, or damaged: opening the store says which
+        finally:
+            conn.close()
+        if names and "schema_migrations" not in names:
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            raise StoreError(
+                f"{self.path} is an SQLite database of another program (it holds {shown}), "
+                "not a legato store; legato leaves it alone. Point --db / LEGATO_DB at a "
+                "new file for legato, such as sqlite:///./legato.db."
+            )
 
     def _connect(self, *, writer: bool) -> sqlite3.Connection:
         """A connection in autocommit mode (transactions are explicit) with the pragmas

@@ -13,7 +13,8 @@ Accepted forms (the SQLAlchemy convention for SQLite)::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from legato.errors import StoreError
 
@@ -33,16 +34,20 @@ _SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass)=)[^&#]*")
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (``user:***@host``, ``?password=***``).
 
-    Errs on the side of hiding: the userinfo ends at the last ``@`` before any ``?`` or
-    ``#``, so a password holding an unescaped ``/`` or ``@`` is still hidden.
+    Errs on the side of hiding. In a PostgreSQL URL the user information ends at the last
+    ``@`` (see ``split_postgres_url``), so a password holding any of ``?#@/:%[]`` and the
+    like is hidden whole. In other URLs it ends at the last ``@`` before any ``?`` or
+    ``#`` (their queries hold e-mail addresses), so a password holding ``/`` or ``@`` is
+    still hidden.
     """
     scheme, sep, rest = url.partition("://")
     if sep:
         end = len(rest)
-        for mark in "?#":
-            index = rest.find(mark)
-            if index != -1:
-                end = min(end, index)
+        if scheme.lower() not in POSTGRES_SCHEMES:
+            for mark in "?#":
+                index = rest.find(mark)
+                if index != -1:
+                    end = min(end, index)
         at = rest.rfind("@", 0, end)
         if at != -1:
             user, colon, _ = rest[:at].partition(":")
@@ -50,6 +55,35 @@ def redact_url(url: str) -> str:
                 rest = f"{user}:***{rest[at:]}"
         url = f"{scheme}://{rest}"
     return _SECRET_QUERY.sub(r"\1***", url)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PostgresUrl:
+    """A PostgreSQL URL taken apart: ``user`` and ``password`` percent-decoded (``None``
+    when absent), ``location`` the rest as written (``host[:port][,...][/db][?query]``)."""
+
+    user: str | None
+    password: str | None = field(repr=False)
+    location: str
+
+
+def split_postgres_url(url: str) -> PostgresUrl:
+    """Split ``postgresql://user:password@location``. The user information ends at the
+    LAST ``@`` and the password starts after the first ``:``, so a password may hold any
+    character, reserved ones (``?#@/:%[]!$&'()*+,;=``, space) written as they are or
+    percent-encoded; an ``@`` after the host (in a query value) must be written ``%40``.
+    The driver then gets user and password as separate values, never a URL to re-parse.
+    """
+    _, _, rest = url.strip().partition("://")
+    userinfo, at, location = rest.rpartition("@")
+    if not at:
+        return PostgresUrl(user=None, password=None, location=rest)
+    user, colon, password = userinfo.partition(":")
+    return PostgresUrl(
+        user=unquote(user) if user else None,
+        password=unquote(password) if colon else None,
+        location=location,
+    )
 
 
 @dataclass(frozen=True, slots=True)
