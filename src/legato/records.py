@@ -49,6 +49,7 @@ class RunRecord:
     lease_expires_at: datetime | None = None  # set while a worker holds the run
     wake_at: datetime | None = None  # a waiting run is runnable again from this time
     waiting_for: str | None = None  # the event name a waiting run expects
+    deadline_at: datetime | None = None  # the flow's timeout, counted from the run's start
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -111,6 +112,8 @@ class StepRecord:
     error: ErrorInfo | None = None
     child_run_id: str | None = None
     cached: bool = False
+    retries_used: int = 0  # retries made of the task's budget (retries=N), crash or not
+    retry_at: datetime | None = None  # a retrying step's next attempt starts no earlier
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -224,3 +224,15 @@ def test_take_run_retries_a_failed_run_only_when_asked(store):
     assert store.take_run("r1", owner="me", now=T0, message="m") is None
     retried = store.take_run("r1", owner="me", now=T0 + LEASE, message="m", retry_failed=True)
     assert retried.state is RunState.RUNNING and retried.started_at == T0 + LEASE
+
+
+def test_requeue_clears_the_deadline_of_a_failed_run(store):
+    from dataclasses import replace
+
+    store.submit_run(pending("r1"))
+    run = claim(store)
+    store.record([replace(run, state=RunState.FAILED, finished_at=T0, deadline_at=T0)])
+    assert store.get_run("r1").deadline_at == T0
+    assert store.requeue_run("r1", now=T0, message="requeued", by="me")
+    requeued = store.get_run("r1")
+    assert requeued.state is RunState.PENDING and requeued.deadline_at is None

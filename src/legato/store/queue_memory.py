@@ -208,6 +208,7 @@ class MemoryQueue:
                 lease_expires_at=None,
                 error=None,
                 finished_at=None,
+                deadline_at=None,
             )
             self._append_event(
                 EventRecord(
