@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from concurrent.futures import wait as wait_futures
 from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +94,7 @@ def execute_step(
             value = loads(hit.result, hit.serializer)
             ex.completed(task, key, value)
             return value
-    return _attempts(ex, task, key, seq, attempts, args, kwargs, cache_key, future)
+    return _attempts(ex, task, key, seq, prior, args, kwargs, cache_key, future)
 
 
 def _attempts(
@@ -101,18 +102,28 @@ def _attempts(
     task: Task[Any, Any],
     key: str,
     seq: int,
-    first: int,
+    prior: StepRecord | None,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     cache_key: str | None,
     future: StepFuture[Any] | None,
 ) -> Any:
-    """The attempt loop. ``first`` is the number of attempts made before this execution
-    (a crash, a retried run): the retry budget counts from there."""
+    """The attempt loop, continuing from ``prior`` (the step as recorded before this
+    execution: a crash, a resume, a retried run).
+
+    Attempts are numbered across executions. The retry budget (``retries=N``) is kept in
+    the step record: a crash, even during a backoff, neither resets it nor skips the rest
+    of the backoff (``retry_at``). A step that failed for good starts a fresh budget when
+    its run is retried. An attempt cut short by a crash did not fail: it runs again
+    without using a retry (its body runs at least once).
+    """
     options = task.options
     run_id = ex.run_id
     started_at = utcnow()
-    attempt = first
+    attempt = prior.attempts if prior is not None else 0
+    failed_before = prior is not None and prior.state is StepState.FAILED
+    used = prior.retries_used if prior is not None and not failed_before else 0
+    retry_at = prior.retry_at if prior is not None and prior.state is StepState.RETRYING else None
     while True:
         attempt += 1
         running = StepRecord(
@@ -123,8 +134,12 @@ def _attempts(
             state=StepState.RUNNING,
             attempts=attempt,
             started_at=started_at,
+            retries_used=used,
         )
         try:
+            if retry_at is not None:
+                _wait_for_retry(ex, retry_at)  # the rest of a backoff a crash cut short
+                retry_at = None
             ex.check_live()
         except Cancelled:
             ex.record_step(replace(running, state=StepState.CANCELLED), wait=True)
@@ -144,14 +159,22 @@ def _attempts(
             raise
         except Exception as exc:
             info = error_info(exc, task_name=task.name)
-            retry = attempt - first
+            retry = used + 1
             if _retryable(options, exc, retry):
                 delay = policy_for(exc, options.retry, options.retry_policies).delay(retry)
+                used = retry
+                # Durable before the backoff starts: a crash in it keeps budget and wait.
                 ex.record_step(
-                    replace(running, state=StepState.RETRYING, error=info),
+                    replace(
+                        running,
+                        state=StepState.RETRYING,
+                        error=info,
+                        retries_used=used,
+                        retry_at=utcnow() + timedelta(seconds=delay),
+                    ),
                     message=f"attempt {attempt} failed ({info.summary()}); "
                     f"retrying in {delay:.3g}s",
-                    wait=False,
+                    wait=True,
                 )
                 try:
                     ex.sleep(delay)
@@ -196,6 +219,13 @@ def _attempts(
             )
             ex.record_step(done, extra=(entry,), wait=True)
         return value
+
+
+def _wait_for_retry(ex: RunExecution, retry_at: datetime) -> None:
+    """Sleep until ``retry_at`` (a cancel wakes it early, raising ``Cancelled``)."""
+    remaining = (retry_at - utcnow()).total_seconds()
+    if remaining > 0:
+        ex.sleep(remaining)
 
 
 def _retryable(options: Any, exc: Exception, retry: int) -> bool:
