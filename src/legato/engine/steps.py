@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -264,6 +265,8 @@ def _invoke(
         return _run_remote(run_body, task, context, args, kwargs, timeout)
     if task.is_async:
         future = ex.executor.run_coroutine(_run_async(task, context, args, kwargs, timeout))
+        # A body that ignores its cancellation is not waited for past the grace period.
+        give_up = time.monotonic() + (timeout or 0.0) + ASYNC_GRACE
         # Look for a cancel while the coroutine runs: a cancelled run cancels it.
         while not wait_futures([future], timeout=ex.cancel_poll_seconds).done:
             try:
@@ -271,6 +274,9 @@ def _invoke(
             except Cancelled:
                 future.cancel()
                 raise
+            if timeout is not None and time.monotonic() >= give_up:
+                future.cancel()
+                raise _timeout_error(task, context, timeout)
         return future.result()
     if timeout is None:
         token = current_step.set(context)
@@ -318,12 +324,23 @@ async def _run_async(
     timeout: float | None,
 ) -> Any:
     current_step.set(context)  # this asyncio task has its own context copy
+    if timeout is None:
+        return await task.fn(*args, **kwargs)
     try:
-        return await asyncio.wait_for(task.fn(*args, **kwargs), timeout)
+        async with asyncio.timeout(timeout) as scope:
+            value = await task.fn(*args, **kwargs)
     except TimeoutError:
-        if timeout is None:
-            raise
+        if not scope.expired():
+            raise  # the body's own TimeoutError
         raise _timeout_error(task, context, timeout) from None
+    if scope.expired():
+        # The body swallowed its cancellation and returned anyway: the attempt timed out,
+        # and its late result is discarded, as a sync body's is.
+        raise _timeout_error(task, context, timeout)
+    return value
+
+
+ASYNC_GRACE = 1.0  # seconds a timed-out async body gets to end before it is abandoned
 
 
 def _run_with_timeout(
