@@ -49,6 +49,7 @@ from legato.records import (
     SentEvent,
     StepRecord,
 )
+from legato.serialization import _PICKLE_HINT as PICKLE_HINT
 from legato.serialization import dumps, loads
 from legato.states import RunState, StepState
 from legato.store.base import Store
@@ -81,6 +82,20 @@ def owner_id() -> str:
 _ABSENT = object()  # a payload entry that is not there matches nothing
 DERIVED_SEQ = 1 << 40  # derived steps (handlers, compensations) sort after the flow's own
 COMPENSATING = "unwinding after"  # the run event that marks failure handling in progress
+
+
+def unstorable_result(flow_name: str, exc: SerializationError) -> SerializationError:
+    """The error for a flow whose return value cannot be stored. A flow's result is always
+    stored as JSON, so the hint meant for tasks (``serializer="pickle"``, which ``@flow``
+    does not take) becomes one a flow can follow."""
+    hint = (
+        'keep that value inside a task with serializer="pickle" and return something JSON '
+        "can hold from the flow (a path, an id, a summary): a flow's result is always "
+        "stored as JSON"
+    )
+    return SerializationError(
+        f"result of flow {flow_name!r}: {str(exc).replace(PICKLE_HINT, hint)}"
+    )
 
 
 class RunReleased(BaseException):  # noqa: N818 - a control signal, like KeyboardInterrupt
@@ -693,7 +708,7 @@ class RunExecution:
                 try:
                     payload = dumps(value)
                 except SerializationError as exc:
-                    raise SerializationError(f"result of flow {self.flow_name!r}: {exc}") from None
+                    raise unstorable_result(self.flow_name, exc) from None
             except Suspended as suspended:
                 self._drain_futures()
                 self._suspend(handle, suspended)
