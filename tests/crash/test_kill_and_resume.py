@@ -245,9 +245,7 @@ def test_kill_during_retry_backoffs_keeps_the_budget_and_the_wait(
     assert s.proc is not None
     s.proc.communicate(timeout=60)
     # retries=3: four attempts in all, two crashes notwithstanding.
-    assert [line.split()[:2] for line in s.lines()] == [
-        ["attempt", str(n)] for n in (1, 2, 3, 4)
-    ]
+    assert [line.split()[:2] for line in s.lines()] == [["attempt", str(n)] for n in (1, 2, 3, 4)]
     run = _in_store(s.db, run_id, lambda store: store.get_run(run_id))
     assert run.state is RunState.FAILED and run.error is not None
     assert run.error.type == "builtins.ConnectionError"

@@ -356,5 +356,5 @@ def test_an_unstorable_flow_result_gets_a_hint_a_flow_can_follow(sqlite_store):
     message = str(info.value)
     assert "returns_a_lock" in message and "lock" in message
     assert 'opt in to serializer="pickle" on the task' not in message
-    assert "inside a task with serializer=\"pickle\"" in message
+    assert 'inside a task with serializer="pickle"' in message
     assert "flow's result is always stored as JSON" in message
