@@ -50,6 +50,7 @@ class RunRecord:
     wake_at: datetime | None = None  # a waiting run is runnable again from this time
     # What a waiting run expects: an event name, "input:NAME", or ``waits_for_child(id)``.
     waiting_for: str | None = None
+    deadline_at: datetime | None = None  # the flow's timeout, counted from the run's start
     # Times a worker took the run over after its lease expired (its worker died or lost
     # it); only claims change it, an operator's resume or retry resets it.
     recoveries: int = 0
@@ -132,6 +133,8 @@ class StepRecord:
     error: ErrorInfo | None = None
     child_run_id: str | None = None
     cached: bool = False
+    retries_used: int = 0  # retries made of the task's budget (retries=N), crash or not
+    retry_at: datetime | None = None  # a retrying step's next attempt starts no earlier
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -112,6 +112,22 @@ def saga() -> None:
     explode()
 
 
+@task(retries=3, retry_delay=1.0)
+def always_down() -> None:
+    note(f"attempt {get_run_context().attempt} {time.time()}")
+    raise ConnectionError("the service is down")
+
+
+@flow
+def retries_with_backoff() -> None:
+    always_down()
+
+
+@flow(timeout=2.0)
+def slow_past_its_deadline() -> int:
+    return work(1) + work(5) + work(2)
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     print(globals()[name]())

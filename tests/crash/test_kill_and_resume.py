@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from legato.records import RunFilter
+from legato.records import RunFilter, StepRecord
 from legato.states import RunState, StepState
 from legato.store import open_store
 
@@ -181,3 +181,99 @@ def test_kill_during_compensation_resumes_the_compensation(tmp_path: Path) -> No
     finally:
         store.close()
     assert all(steps[f"do#{i}/compensate"] is StepState.COMPLETED for i in range(3))
+
+
+def _in_store(db: str, run_id: str, read):  # type: ignore[no-untyped-def]
+    store = open_store(db)
+    try:
+        return read(store)
+    finally:
+        store.close()
+
+
+def _first_step(db: str) -> tuple[str, StepRecord | None]:
+    def read(store):  # type: ignore[no-untyped-def]
+        runs = store.list_runs(RunFilter())
+        if not runs:
+            return "", None
+        steps = store.get_steps(runs[0].run_id)
+        return runs[0].run_id, steps[0] if steps else None
+
+    return _in_store(db, "", read)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def crash_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crash.db'}"
+    from postgres_service import new_schema, require_server, schema_url
+
+    require_server()
+    return schema_url(new_schema(str(tmp_path)))
+
+
+def test_kill_during_retry_backoffs_keeps_the_budget_and_the_wait(
+    tmp_path: Path, crash_db: str
+) -> None:
+    s = Scenario(tmp_path, "retries_with_backoff")
+    s.db = crash_db
+    s.env["LEGATO_DB"] = crash_db
+    s.start()
+    resume_code = "import legato, sys\nlegato.resume(sys.argv[1]).wait()\n"
+    for attempt in (1, 2):
+        # Kill the process once attempt N has failed and its backoff has been recorded.
+        s.wait_for(lambda lines, n=attempt: len(lines) >= n, f"attempt {attempt}")
+        deadline = time.monotonic() + 30
+        while True:
+            run_id, step = _first_step(s.db)
+            if step is not None and (step.state, step.attempts) == (StepState.RETRYING, attempt):
+                break
+            assert time.monotonic() < deadline, f"attempt {attempt} never recorded its backoff"
+            time.sleep(0.005)
+        s.kill()
+        assert step.retries_used == attempt
+        assert step.retry_at is not None
+        s.proc = subprocess.Popen(
+            [sys.executable, "-c", resume_code, run_id],
+            env=s.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        s.wait_for(lambda lines, n=attempt: len(lines) > n, f"attempt {attempt + 1}")
+        # The resumed run waited out the rest of the recorded backoff first.
+        started = float(s.lines()[attempt].split()[2])
+        assert started >= step.retry_at.timestamp()
+    assert s.proc is not None
+    s.proc.communicate(timeout=60)
+    # retries=3: four attempts in all, two crashes notwithstanding.
+    assert [line.split()[:2] for line in s.lines()] == [["attempt", str(n)] for n in (1, 2, 3, 4)]
+    run = _in_store(s.db, run_id, lambda store: store.get_run(run_id))
+    assert run.state is RunState.FAILED and run.error is not None
+    assert run.error.type == "builtins.ConnectionError"
+
+
+def test_a_run_resumed_after_a_crash_past_its_deadline_fails_at_once(tmp_path: Path) -> None:
+    s = Scenario(tmp_path, "slow_past_its_deadline")
+    (tmp_path / "hold").touch()
+    s.start()
+    s.wait_for(lambda lines: "start work#1" in lines, "step work#1 to start")
+    s.kill()
+    run_id, before = s.completed_keys()
+    assert before == {"work#0"}
+    run = _in_store(s.db, run_id, lambda store: store.get_run(run_id))
+    assert run.deadline_at is not None
+    (tmp_path / "hold").unlink()
+    time.sleep(max(0.0, run.deadline_at.timestamp() - time.time()) + 0.05)
+
+    code = f"import legato\nprint(legato.resume({run_id!r}).state.value)\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=s.env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "failed"
+    run = _in_store(s.db, run_id, lambda store: store.get_run(run_id))
+    assert run.error is not None and run.error.type == "legato.errors.FlowTimeoutError"
+    assert "passed its deadline" in run.error.message
+    # Nothing ran after the resume: the interrupted step did not start again.
+    assert s.lines().count("start work#1") == 1 and "start work#2" not in s.lines()

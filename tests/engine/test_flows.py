@@ -295,3 +295,66 @@ def test_gather_accepts_futures_or_a_list(sqlite_store):
         return a, b
 
     assert both() == ([2, 3], [2, 4, 6])
+
+
+@pytest.mark.parametrize("decorator", [task, flow])
+def test_generator_functions_are_refused_when_decorated(decorator):
+    def numbers():
+        yield 1
+
+    async def async_numbers():
+        yield 1
+
+    for function in (numbers, async_numbers):
+        with pytest.raises(DefinitionError) as info:
+            decorator(function)
+        message = str(info.value)
+        assert "generator" in message and function.__qualname__ in message
+        assert "test_flows.py" in message and "return" in message
+        assert 'serializer="pickle"' not in message
+
+
+@pytest.mark.parametrize("decorator", [task, flow])
+def test_methods_are_refused_when_decorated_with_what_to_do(decorator):
+    with pytest.raises(DefinitionError) as info:
+
+        class Pipeline:
+            @decorator
+            def load(self, path: str) -> str:
+                return path
+
+    message = str(info.value)
+    assert "Pipeline.load" in message and "test_flows.py" in message
+    assert "self" in message and "module level" in message and "@staticmethod" in message
+
+
+def test_static_methods_and_nested_functions_taking_self_are_still_accepted(sqlite_store):
+    class Tools:
+        @staticmethod
+        @task
+        def shout(text: str) -> str:
+            return text.upper()
+
+    @task
+    def named_self(self: str) -> str:  # a nested function, not a method
+        return self * 2
+
+    @flow
+    def uses_them() -> str:
+        return Tools.shout(named_self("a"))
+
+    assert uses_them() == "AA"
+
+
+def test_an_unstorable_flow_result_gets_a_hint_a_flow_can_follow(sqlite_store):
+    @flow
+    def returns_a_lock() -> object:
+        return threading.Lock()
+
+    with pytest.raises(SerializationError) as info:
+        returns_a_lock()
+    message = str(info.value)
+    assert "returns_a_lock" in message and "lock" in message
+    assert 'opt in to serializer="pickle" on the task' not in message
+    assert 'inside a task with serializer="pickle"' in message
+    assert "flow's result is always stored as JSON" in message

@@ -280,3 +280,109 @@ def test_bad_retry_policies_are_named():
 
         @task(retry_policies={ValueError: {"retry": 3}})
         def bad2() -> None: ...
+
+
+def test_an_async_body_that_swallows_its_cancellation_still_times_out(sqlite_store):
+    import asyncio
+
+    finished = []
+
+    @task(timeout=0.1)
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            finished.append("returned anyway")
+            return "late"
+        return "on time"
+
+    @flow
+    def f() -> str:
+        return stubborn()
+
+    handle = f.run()
+    with pytest.raises(StepTimeoutError, match="timeout of 0.1s"):
+        handle.result()
+    assert finished == ["returned anyway"]  # the body did return: its result was dropped
+    (step,) = handle.steps
+    assert step.state is StepState.FAILED and step.result is None
+
+
+def test_an_async_body_that_keeps_running_after_its_timeout_is_abandoned(sqlite_store):
+    import asyncio
+
+    @task(timeout=0.1)
+    async def ignores_cancel() -> str:
+        while True:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                continue  # swallows every cancellation
+
+    @flow
+    def f() -> str:
+        return ignores_cancel()
+
+    with pytest.raises(StepTimeoutError, match="timeout of 0.1s"):
+        f()
+
+
+@pytest.mark.parametrize("option", ["timeout", "retry_delay", "max_retry_delay", "cache_ttl"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0])
+def test_non_finite_or_negative_durations_are_refused_at_definition(option, value):
+    with pytest.raises(DefinitionError) as info:
+
+        @task(**{option: value})
+        def bad() -> None: ...
+
+    message = str(info.value)
+    assert f"{option}={value!r}" in message and "test_retries.py" in message
+
+    @task
+    def fine() -> None: ...
+
+    with pytest.raises(DefinitionError, match=f"{option}="):
+        fine.with_options(**{option: value})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0])
+def test_a_non_finite_or_negative_flow_timeout_is_refused(value):
+    with pytest.raises(DefinitionError, match=f"timeout={value!r}") as info:
+
+        @flow(timeout=value)
+        def bad() -> None: ...
+
+    assert "test_retries.py" in str(info.value)
+
+    @flow
+    def fine() -> None: ...
+
+    with pytest.raises(DefinitionError, match=f"timeout={value!r}"):
+        fine.with_options(timeout=value)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"backoff": float("nan")}, "backoff=nan"),
+        ({"backoff": float("inf")}, "backoff=inf"),
+        ({"jitter": float("nan")}, "jitter=nan"),
+        ({"retry_delay": [1, float("nan")]}, "retry_delay=nan"),
+    ],
+)
+def test_non_finite_retry_shapes_are_refused(options, named):
+    with pytest.raises(DefinitionError, match=named):
+
+        @task(**options)
+        def bad() -> None: ...
+
+
+def test_durable_waits_refuse_non_finite_durations(sqlite_store):
+    import legato
+
+    @flow
+    def naps() -> None:
+        legato.sleep(float("nan"))
+
+    with pytest.raises(DefinitionError, match="duration=nan"):
+        naps()

@@ -100,6 +100,7 @@ def test_create_and_get_run_round_trips_every_field(store: Store) -> None:
         started_at=at(1),
         finished_at=at(2),
         tags=("nightly", "team:data", ""),
+        deadline_at=at(3),
     )
     store.create_run(full)
     got = store.get_run("r-full")
@@ -168,6 +169,7 @@ def test_run_record_updates_only_mutable_fields(store: Store) -> None:
         owner="h:1",
         started_at=at(1),
         finished_at=at(2),
+        deadline_at=at(3),
     )
     store.record([update])
     got = store.get_run("r1")
@@ -179,7 +181,7 @@ def test_run_record_updates_only_mutable_fields(store: Store) -> None:
         error,
         "h:1",
     )
-    assert (got.started_at, got.finished_at) == (at(1), at(2))
+    assert (got.started_at, got.finished_at, got.deadline_at) == (at(1), at(2), at(3))
 
 
 # -- record() atomicity -----------------------------------------------------------
@@ -263,6 +265,8 @@ def test_step_round_trips_every_field(store: Store) -> None:
         error=ErrorInfo(type="t.E", message="m", traceback="tb"),
         child_run_id="child-1",
         cached=True,
+        retries_used=3,
+        retry_at=at(4),
     )
     store.record([full])
     assert store.get_steps("r1") == [full]

@@ -237,3 +237,15 @@ def test_take_run_takes_a_paused_run_that_no_worker_claims(store):
     assert claim(store, now=T0 + LEASE * 10) is None
     taken = store.take_run("r1", owner="me", epoch=0, now=T0, message="resumed")
     assert taken.state is RunState.RUNNING and taken.owner == "me"
+
+
+def test_requeue_clears_the_deadline_of_a_failed_run(store):
+    from dataclasses import replace
+
+    store.submit_run(pending("r1"))
+    run = claim(store)
+    store.record([replace(run, state=RunState.FAILED, finished_at=T0, deadline_at=T0)])
+    assert store.get_run("r1").deadline_at == T0
+    assert store.requeue_run("r1", now=T0, message="requeued", by="me")
+    requeued = store.get_run("r1")
+    assert requeued.state is RunState.PENDING and requeued.deadline_at is None

@@ -34,6 +34,8 @@ def where(fn: Callable[..., Any]) -> str:
 
 
 def check_function(fn: object, decorator: str) -> None:
+    """Refuse, at decoration, what would only fail when called: a non-function, a
+    generator function, a method (its ``self`` is never passed)."""
     if isinstance(fn, Task | Flow):
         raise DefinitionError(f"@{decorator} applied twice to {where(fn.fn)}")
     if not inspect.isfunction(fn) and not inspect.ismethod(fn):
@@ -42,6 +44,30 @@ def check_function(fn: object, decorator: str) -> None:
             f"{type(fn).__name__} {fn!r}. Decorate the function itself, e.g. "
             f"@{decorator} above `def my_{decorator}(...):`."
         )
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        raise DefinitionError(
+            f"@{decorator} on {where(fn)}: a generator function (it yields) cannot be a "
+            f"{decorator}: its result is a generator, which legato can neither store nor "
+            "replay (not even with pickle). Return the items instead, e.g. a list: "
+            "`return [...]` rather than `yield ...`."
+        )
+    if _is_method(fn):
+        raise DefinitionError(
+            f"@{decorator} on {where(fn)}: a method cannot be a {decorator}: legato calls "
+            f"a {decorator} as a plain function, so its `self` is never passed. Define it at "
+            "module level and pass what it needs from the object as arguments (or, if it "
+            f"does not use self, make it a @staticmethod placed above @{decorator})."
+        )
+
+
+def _is_method(fn: Any) -> bool:
+    """A function defined in a class body whose first parameter is ``self``."""
+    if inspect.ismethod(fn):
+        return False  # already bound: calling it passes self
+    parts = fn.__qualname__.split(".")
+    in_class = len(parts) > 1 and parts[-2] != "<locals>"
+    params = list(inspect.signature(fn).parameters)
+    return in_class and bool(params) and params[0] == "self"
 
 
 class _Definition(Generic[P, R]):

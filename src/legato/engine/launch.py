@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from legato.clock import utcnow
@@ -85,6 +86,7 @@ def execute_new(
     store = store or (parent.store if parent is not None and flow.options.store is None else None)
     store = store or flow.resolve_store()
     now = utcnow()
+    timeout = flow.options.timeout
     run = RunRecord(
         run_id=run_id or new_run_id(),
         flow_name=flow.name,
@@ -100,6 +102,7 @@ def execute_new(
         # Where a worker resumes it if it waits: a child run waits in its parent's queue.
         queue=parent.run.queue if parent is not None else flow.options.queue,
         priority=parent.run.priority if parent is not None else flow.options.priority,
+        deadline_at=None if timeout is None else now + timedelta(seconds=timeout),
     )
     store.create_run(
         run,
@@ -264,7 +267,8 @@ def resume(
             if current.state is RunState.COMPLETED and from_step is None:
                 return handle  # finished by whoever took it meanwhile
             raise _taken_elsewhere(current)
-        run = taken
+        # A retried failed run gets a new deadline when it starts (RunExecution).
+        run = replace(taken, deadline_at=None) if run.state is RunState.FAILED else taken
         fence = Fence(run_id=run_id, epoch=taken.lease_epoch)
     execution = RunExecution(
         flow=flow,
@@ -285,6 +289,7 @@ def resume(
             error=None,
             finished_at=None,
             started_at=utcnow() if run.state is RunState.FAILED else run.started_at,
+            deadline_at=None if run.state is RunState.FAILED else run.deadline_at,
         )
         execution.record_run(restarted, message=message)
     return _launch(execution, bound.args, bound.kwargs, background=background)

@@ -8,6 +8,7 @@ fraction in [0, 1]; ``jitter=0.2`` picks uniformly within ±20% of the delay.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ RetryOn = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
 
 
 def to_seconds(value: float | int | timedelta, *, option: str, where: str) -> float:
+    """``value`` (seconds or a timedelta) as seconds; ``DefinitionError`` naming ``option``
+    and ``where`` unless it is a finite, non-negative duration."""
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -26,6 +29,11 @@ def to_seconds(value: float | int | timedelta, *, option: str, where: str) -> fl
     else:
         raise DefinitionError(
             f"{where}: {option}={value!r} must be seconds (a number) or a timedelta"
+        )
+    if not math.isfinite(seconds):
+        raise DefinitionError(
+            f"{where}: {option}={value!r} must be a finite number of seconds; for no limit "
+            "leave it unset (None)"
         )
     if seconds < 0:
         raise DefinitionError(f"{where}: {option}={value!r} must not be negative")
@@ -63,7 +71,7 @@ class RetryPolicy:
             delays = tuple(to_seconds(d, option="retry_delay", where=where) for d in retry_delay)
         else:
             delays = (to_seconds(retry_delay, option="retry_delay", where=where),)
-        if not isinstance(backoff, int | float) or backoff < 1:
+        if not isinstance(backoff, int | float) or not math.isfinite(backoff) or backoff < 1:
             raise DefinitionError(f"{where}: backoff={backoff!r} must be a number >= 1")
         cap = (
             None

@@ -53,6 +53,7 @@ from legato.records import (
     StepRecord,
     waits_for_child,
 )
+from legato.serialization import _PICKLE_HINT as PICKLE_HINT
 from legato.serialization import dumps, loads
 from legato.states import RunState, StepState
 from legato.store.base import Store
@@ -104,6 +105,20 @@ def _left_waiting(prior: StepRecord, child: RunRecord) -> bool:
 def _restarts(child: RunRecord) -> bool:
     """A child run that failed or was cancelled: calling it again starts a new run."""
     return child.state in (RunState.FAILED, RunState.CANCELLED)
+
+
+def unstorable_result(flow_name: str, exc: SerializationError) -> SerializationError:
+    """The error for a flow whose return value cannot be stored. A flow's result is always
+    stored as JSON, so the hint meant for tasks (``serializer="pickle"``, which ``@flow``
+    does not take) becomes one a flow can follow."""
+    hint = (
+        'keep that value inside a task with serializer="pickle" and return something JSON '
+        "can hold from the flow (a path, an id, a summary): a flow's result is always "
+        "stored as JSON"
+    )
+    return SerializationError(
+        f"result of flow {flow_name!r}: {str(exc).replace(PICKLE_HINT, hint)}"
+    )
 
 
 class RunReleased(BaseException):  # noqa: N818 - a control signal, like KeyboardInterrupt
@@ -174,8 +189,7 @@ class RunExecution:
         self._derived_lock = threading.Lock()
         self.signal = threading.Lock()  # shared by this run's futures
         self._helper = getattr(executor, "help", None)
-        timeout = flow.options.timeout
-        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.deadline: float | None = None  # time.monotonic() of run.deadline_at, see _arm_deadline
         self._next_poll = time.monotonic() + CANCEL_POLL_SECONDS
 
     # -- keys and replay ---------------------------------------------------------------
@@ -735,11 +749,8 @@ class RunExecution:
             self.cancel_raised = True
             raise Cancelled(f"run {self.run_id} was cancelled")
         now = time.monotonic()
-        if self.deadline is not None and now > self.deadline:
-            raise FlowTimeoutError(
-                f"run {self.run_id} of flow {self.flow_name!r} ran past its timeout of "
-                f"{self.flow.options.timeout:g}s"
-            )
+        if self.deadline is not None and now > self.deadline and not self.replay_only:
+            raise self._timed_out(resumed=False)
         if now >= self._next_poll:
             self._next_poll = now + CANCEL_POLL_SECONDS
             state = self.store.get_run(self.run_id).state
@@ -762,10 +773,14 @@ class RunExecution:
         """Wait between attempts; wakes early (raising ``Cancelled``) on a cancel."""
         end = time.monotonic() + seconds
         while True:
-            left = end - time.monotonic()
+            now = time.monotonic()
+            left = end - now
             if left <= 0:
                 return
-            if self.cancelled.wait(min(left, CANCEL_POLL_SECONDS)):
+            chunk = min(left, CANCEL_POLL_SECONDS)
+            if self.deadline is not None and now < self.deadline:
+                chunk = min(chunk, self.deadline - now + 0.001)  # wake to fail at the deadline
+            if self.cancelled.wait(chunk):
                 self.cancel_raised = True
                 raise Cancelled(f"run {self.run_id} was cancelled")
             self._next_poll = 0.0
@@ -778,6 +793,8 @@ class RunExecution:
         token = current_run.set(self)
         register_execution(self)
         try:
+            if not self.unwinding_cancel:
+                self._arm_deadline()
             self._execute_attempts(handle, args, kwargs)
         finally:
             current_run.reset(token)
@@ -794,7 +811,7 @@ class RunExecution:
                 try:
                     payload = dumps(value)
                 except SerializationError as exc:
-                    raise SerializationError(f"result of flow {self.flow_name!r}: {exc}") from None
+                    raise unstorable_result(self.flow_name, exc) from None
             except Suspended as suspended:
                 self._drain_futures()
                 self._suspend(handle, suspended)
@@ -842,7 +859,7 @@ class RunExecution:
                 if (
                     attempt < retries
                     and not self.replay_only
-                    and not isinstance(exc, NonDeterminismError)
+                    and not isinstance(exc, NonDeterminismError | FlowTimeoutError)
                 ):
                     self.record_run(
                         self.run,
@@ -879,11 +896,16 @@ class RunExecution:
         thread; a worker resumes it by replay when it is due."""
         what = describe_wait(suspended.waiting_for)
         until = f" until {suspended.wake_at.isoformat()}" if suspended.wake_at else ""
+        wake_at = suspended.wake_at
+        deadline_at = self.run.deadline_at
+        if deadline_at is not None and (wake_at is None or deadline_at < wake_at):
+            wake_at = deadline_at  # woken at its deadline, to fail then rather than wait on
+            until += f" (or its deadline, {deadline_at.isoformat()})"
         waiting = replace(
             self.run,
             state=RunState.WAITING,
             owner=None,
-            wake_at=suspended.wake_at,
+            wake_at=wake_at,
             waiting_for=suspended.waiting_for,
         )
         self.record_run(waiting, message=f"waiting for {what}{until}")
@@ -934,6 +956,43 @@ class RunExecution:
         run_handlers(self, handlers, failure, key_prefix="", original=exc)
         compensate(self, exc)
 
+    def _arm_deadline(self) -> None:
+        """Fix the run's deadline when it first starts (``@flow(timeout=...)`` from now)
+        and keep it in the run record: waits, pauses, crashes and resumes do not move it.
+        A retried failed run starts with none, so it gets a new one here."""
+        timeout = self.flow.options.timeout
+        if self.run.deadline_at is None and timeout is not None:
+            deadline_at = utcnow() + timedelta(seconds=timeout)
+            self.record_run(
+                replace(self.run, deadline_at=deadline_at),
+                message=f"deadline {deadline_at.isoformat()} (timeout of {timeout:g}s)",
+            )
+        if self.run.deadline_at is not None:
+            left = (self.run.deadline_at - utcnow()).total_seconds()
+            self.deadline = time.monotonic() + left
+
+    def _timed_out(self, *, resumed: bool) -> FlowTimeoutError:
+        """The run passed its deadline: at a step boundary, or before it was resumed."""
+        deadline_at = self.run.deadline_at
+        assert deadline_at is not None
+        timeout = self.flow.options.timeout
+        limit = f"timeout of {timeout:g}s" if timeout is not None else "timeout"
+        rule = "counted from the run's start, across waits, pauses and crashes"
+        if not resumed:
+            return FlowTimeoutError(
+                f"run {self.run_id} of flow {self.flow_name!r} ran past its {limit} "
+                f"({rule}): its deadline was {deadline_at.isoformat()}. Raise "
+                "@flow(timeout=...) if the flow needs longer"
+            )
+        late = (utcnow() - deadline_at).total_seconds()
+        return FlowTimeoutError(
+            f"run {self.run_id} of flow {self.flow_name!r} passed its deadline at "
+            f"{deadline_at.isoformat()} ({limit}, {rule}) and was resumed {late:.3g}s "
+            "after it, so it fails without running further. `legato runs retry "
+            f"{self.run_id}` runs it again with a new deadline; raise @flow(timeout=...) "
+            "if the flow needs longer"
+        )
+
     def _stopping_with(self, signal: BaseException) -> BaseException:
         """Remember why the flow is being stopped (suspended, paused, released): tasks a
         `finally` block calls on the way out raise it again instead of running, and run
@@ -943,6 +1002,9 @@ class RunExecution:
 
     def _call_body(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not self.unwinding_cancel:  # a cancelled run is replayed up to its cancel
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                if not self.replay_only:
+                    raise self._timed_out(resumed=True)
             self.check_live()
         if self.flow.is_async:
             return asyncio.run(self.flow.fn(*args, **kwargs))

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, wait
 from concurrent.futures import wait as wait_futures
 from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +95,7 @@ def execute_step(
             value = loads(hit.result, hit.serializer)
             ex.completed(task, key, value)
             return value
-    return _attempts(ex, task, key, seq, attempts, args, kwargs, cache_key, future)
+    return _attempts(ex, task, key, seq, prior, args, kwargs, cache_key, future)
 
 
 def _attempts(
@@ -101,18 +103,28 @@ def _attempts(
     task: Task[Any, Any],
     key: str,
     seq: int,
-    first: int,
+    prior: StepRecord | None,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     cache_key: str | None,
     future: StepFuture[Any] | None,
 ) -> Any:
-    """The attempt loop. ``first`` is the number of attempts made before this execution
-    (a crash, a retried run): the retry budget counts from there."""
+    """The attempt loop, continuing from ``prior`` (the step as recorded before this
+    execution: a crash, a resume, a retried run).
+
+    Attempts are numbered across executions. The retry budget (``retries=N``) is kept in
+    the step record: a crash, even during a backoff, neither resets it nor skips the rest
+    of the backoff (``retry_at``). A step that failed for good starts a fresh budget when
+    its run is retried. An attempt cut short by a crash did not fail: it runs again
+    without using a retry (its body runs at least once).
+    """
     options = task.options
     run_id = ex.run_id
     started_at = utcnow()
-    attempt = first
+    attempt = prior.attempts if prior is not None else 0
+    failed_before = prior is not None and prior.state is StepState.FAILED
+    used = prior.retries_used if prior is not None and not failed_before else 0
+    retry_at = prior.retry_at if prior is not None and prior.state is StepState.RETRYING else None
     while True:
         attempt += 1
         running = StepRecord(
@@ -123,8 +135,12 @@ def _attempts(
             state=StepState.RUNNING,
             attempts=attempt,
             started_at=started_at,
+            retries_used=used,
         )
         try:
+            if retry_at is not None:
+                _wait_for_retry(ex, retry_at)  # the rest of a backoff a crash cut short
+                retry_at = None
             ex.check_live()
         except Cancelled:
             ex.record_step(replace(running, state=StepState.CANCELLED), wait=True)
@@ -144,14 +160,22 @@ def _attempts(
             raise
         except Exception as exc:
             info = error_info(exc, task_name=task.name)
-            retry = attempt - first
+            retry = used + 1
             if _retryable(options, exc, retry):
                 delay = policy_for(exc, options.retry, options.retry_policies).delay(retry)
+                used = retry
+                # Durable before the backoff starts: a crash in it keeps budget and wait.
                 ex.record_step(
-                    replace(running, state=StepState.RETRYING, error=info),
+                    replace(
+                        running,
+                        state=StepState.RETRYING,
+                        error=info,
+                        retries_used=used,
+                        retry_at=utcnow() + timedelta(seconds=delay),
+                    ),
                     message=f"attempt {attempt} failed ({info.summary()}); "
                     f"retrying in {delay:.3g}s",
-                    wait=False,
+                    wait=True,
                 )
                 try:
                     ex.sleep(delay)
@@ -198,6 +222,13 @@ def _attempts(
         return value
 
 
+def _wait_for_retry(ex: RunExecution, retry_at: datetime) -> None:
+    """Sleep until ``retry_at`` (a cancel wakes it early, raising ``Cancelled``)."""
+    remaining = (retry_at - utcnow()).total_seconds()
+    if remaining > 0:
+        ex.sleep(remaining)
+
+
 def _retryable(options: Any, exc: Exception, retry: int) -> bool:
     if isinstance(exc, SerializationError):
         return False
@@ -234,6 +265,8 @@ def _invoke(
         return _run_remote(run_body, task, context, args, kwargs, timeout)
     if task.is_async:
         future = ex.executor.run_coroutine(_run_async(task, context, args, kwargs, timeout))
+        # A body that ignores its cancellation is not waited for past the grace period.
+        give_up = time.monotonic() + (timeout or 0.0) + ASYNC_GRACE
         # Look for a cancel while the coroutine runs: a cancelled run cancels it.
         while not wait_futures([future], timeout=ex.cancel_poll_seconds).done:
             try:
@@ -241,6 +274,9 @@ def _invoke(
             except Cancelled:
                 future.cancel()
                 raise
+            if timeout is not None and time.monotonic() >= give_up:
+                future.cancel()
+                raise _timeout_error(task, context, timeout)
         return future.result()
     if timeout is None:
         token = current_step.set(context)
@@ -288,12 +324,23 @@ async def _run_async(
     timeout: float | None,
 ) -> Any:
     current_step.set(context)  # this asyncio task has its own context copy
+    if timeout is None:
+        return await task.fn(*args, **kwargs)
     try:
-        return await asyncio.wait_for(task.fn(*args, **kwargs), timeout)
+        async with asyncio.timeout(timeout) as scope:
+            value = await task.fn(*args, **kwargs)
     except TimeoutError:
-        if timeout is None:
-            raise
+        if not scope.expired():
+            raise  # the body's own TimeoutError
         raise _timeout_error(task, context, timeout) from None
+    if scope.expired():
+        # The body swallowed its cancellation and returned anyway: the attempt timed out,
+        # and its late result is discarded, as a sync body's is.
+        raise _timeout_error(task, context, timeout)
+    return value
+
+
+ASYNC_GRACE = 1.0  # seconds a timed-out async body gets to end before it is abandoned
 
 
 def _run_with_timeout(

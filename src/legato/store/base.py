@@ -135,7 +135,8 @@ class QueueStore(Store, Protocol):
 
     def requeue_run(self, run_id: str, *, now: datetime, message: str, by: str) -> bool:
         """Put a failed run back in its queue (pending) for a worker to retry it by
-        replay; False (nothing written) unless it is failed. Wakes idle workers."""
+        replay, its deadline cleared (the retry starts a new one); False (nothing written)
+        unless it is failed. Wakes idle workers."""
 
     def renew_lease(
         self, run_id: str, *, owner: str, epoch: int, lease: timedelta, now: datetime

@@ -208,6 +208,7 @@ class MemoryStore(MemoryQueue):
                         finished_at=change.finished_at,
                         wake_at=change.wake_at,
                         waiting_for=change.waiting_for,
+                        deadline_at=change.deadline_at,
                         lease_expires_at=(
                             None
                             if gives_up_lease(change)

@@ -19,33 +19,34 @@ RUN_COLUMNS = (
     "run_id, flow_name, state, created_at, target, flow_version, params, result, "
     "serializer, error, parent_run_id, parent_step_key, owner, started_at, finished_at, tags, "
     "queue, priority, idempotency_key, lease_epoch, lease_expires_at, wake_at, waiting_for, "
-    "recoveries"
+    "deadline_at, recoveries"
 )
 STEP_COLUMNS = (
     "run_id, step_key, seq, task_name, state, attempts, started_at, finished_at, result, "
-    "serializer, error, child_run_id, cached"
+    "serializer, error, child_run_id, cached, retries_used, retry_at"
 )
 EVENT_COLUMNS = "run_id, at, kind, state, step_key, attempt, message, actor"
 LOG_COLUMNS = "run_id, at, level, message, step_key"
 CACHE_COLUMNS = "cache_key, task_name, result, serializer, created_at, expires_at"
 
 # A run id that already exists inserts nothing (rowcount 0): the store reports a duplicate.
-INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(24)}) ON CONFLICT DO NOTHING"
+INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_marks(25)}) ON CONFLICT DO NOTHING"
 # Only the fields that change while a run executes; the rest is fixed at creation. The
 # lease is cleared when the run ends or goes back to pending (the CASE flag); otherwise
 # it is left to claim/renew, so a stale copy of the run cannot shorten it.
 UPDATE_RUN = (
     "UPDATE runs SET state = ?, result = ?, serializer = ?, error = ?, owner = ?, "
-    "started_at = ?, finished_at = ?, wake_at = ?, waiting_for = ?, "
+    "started_at = ?, finished_at = ?, wake_at = ?, waiting_for = ?, deadline_at = ?, "
     "lease_expires_at = CASE WHEN ? THEN NULL ELSE lease_expires_at END WHERE run_id = ?"
 )
 UPSERT_STEP = (
-    f"INSERT INTO steps ({STEP_COLUMNS}) VALUES ({_marks(13)}) "
+    f"INSERT INTO steps ({STEP_COLUMNS}) VALUES ({_marks(15)}) "
     "ON CONFLICT (run_id, step_key) DO UPDATE SET seq = excluded.seq, "
     "task_name = excluded.task_name, state = excluded.state, attempts = excluded.attempts, "
     "started_at = excluded.started_at, finished_at = excluded.finished_at, "
     "result = excluded.result, serializer = excluded.serializer, error = excluded.error, "
-    "child_run_id = excluded.child_run_id, cached = excluded.cached"
+    "child_run_id = excluded.child_run_id, cached = excluded.cached, "
+    "retries_used = excluded.retries_used, retry_at = excluded.retry_at"
 )
 INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({_marks(8)})"
 INSERT_LOG = f"INSERT INTO logs ({LOG_COLUMNS}) VALUES ({_marks(5)})"
@@ -138,7 +139,7 @@ TAKE_RUN = (
 # requeue_run: a failed run goes back to the queue for a worker to retry it by replay.
 REQUEUE_RUN = (
     "UPDATE runs SET state = 'pending', owner = NULL, lease_expires_at = NULL, error = NULL, "
-    "finished_at = NULL, recoveries = 0 WHERE run_id = ? AND state = 'failed'"
+    "finished_at = NULL, recoveries = 0, deadline_at = NULL WHERE run_id = ? AND state = 'failed'"
 )
 RENEW_LEASE = (
     "UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND owner = ? "

@@ -219,6 +219,7 @@ class MemoryQueue:
                 error=None,
                 finished_at=None,
                 recoveries=0,
+                deadline_at=None,
             )
             self._append_event(
                 EventRecord(

@@ -88,6 +88,7 @@ def run_row(run: RunRecord) -> Row:
         micros_or_none(run.lease_expires_at),
         micros_or_none(run.wake_at),
         run.waiting_for,
+        micros_or_none(run.deadline_at),
         run.recoveries,
     )
 
@@ -104,6 +105,7 @@ def run_update_row(run: RunRecord) -> Row:
         micros_or_none(run.finished_at),
         micros_or_none(run.wake_at),
         run.waiting_for,
+        micros_or_none(run.deadline_at),
         gives_up_lease(run),
         run.run_id,
     )
@@ -130,6 +132,8 @@ def step_row(step: StepRecord) -> Row:
         error_json(step.error),
         step.child_run_id,
         1 if step.cached else 0,
+        step.retries_used,
+        micros_or_none(step.retry_at),
     )
 
 
@@ -186,7 +190,8 @@ def decode_run(row: Row) -> RunRecord:
         lease_expires_at=from_micros(row[20]),
         wake_at=from_micros(row[21]),
         waiting_for=row[22],
-        recoveries=row[23],
+        deadline_at=from_micros(row[23]),
+        recoveries=row[24],
     )
 
 
@@ -253,6 +258,8 @@ def decode_step(row: Row) -> StepRecord:
         error=error_from_json(row[10]),
         child_run_id=row[11],
         cached=bool(row[12]),
+        retries_used=row[13],
+        retry_at=from_micros(row[14]),
     )
 
 
