@@ -95,5 +95,7 @@ def test_importing_the_handles_snippet_starts_nothing(tmp_path: Path, env: dict[
     out = run([sys.executable, "-c", "import snippet"], tmp_path, env)
     assert out.returncode == 0, out.stderr
     assert out.stdout == ""
+    # No run was started: the store was not even created (reading commands then say so).
+    assert not (tmp_path / "readme.db").exists()
     listed = run([str(LEGATO), "runs", "list", "--json"], tmp_path, env)
-    assert json.loads(listed.stdout) == [], listed.stderr
+    assert listed.returncode == 2 and "there is no legato store" in listed.stderr
