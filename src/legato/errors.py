@@ -2,6 +2,8 @@
 
     LegatoError
     ├── DefinitionError        a flow or task is declared wrongly (bad option, not a function)
+    ├── UsageError             an API is called where or how it cannot work (outside a flow,
+    │                          a bad argument)
     ├── ParameterError         a run's parameters are missing, unknown or ill-typed
     ├── SerializationError     a parameter or result cannot be stored
     ├── NonDeterminismError    a replay meets a different task at a recorded step
@@ -18,6 +20,8 @@
     ├── WaitTimeout            a durable wait ran out of time and had no default
     ├── Cancelled              the run was cancelled (also an asyncio-style control signal)
     ├── ResultRejected         a result its task's retry_on_result rejected (retried)
+    ├── InputError             an answer that cannot be taken (not waited for, invalid, late)
+    ├── InputRejected          the person asked by wait_for_input rejected
     └── Permanent              raise it (or subclass it) from a task to skip the remaining retries
 
 A task's own exception is re-raised to the flow's caller with its original type; legato
@@ -33,6 +37,11 @@ class LegatoError(Exception):
 
 class DefinitionError(LegatoError, TypeError):
     """A flow or task is declared wrongly: say what, where, and how to fix it."""
+
+
+class UsageError(LegatoError, ValueError):
+    """A legato function was called where or how it cannot work: a wait outside a running
+    flow, a malformed argument. The message says what to call instead."""
 
 
 class ParameterError(LegatoError, ValueError):
@@ -140,3 +149,20 @@ class ExecutorError(LegatoError):
 class NotificationError(LegatoError):
     """A notification channel did not take a message; the message names the channel with
     its secrets hidden. Raised inside the ``notify`` step, so its retries apply."""
+
+
+class InputError(LegatoError):
+    """An answer that cannot be taken: not waited for, invalid, not allowed, or late."""
+
+
+class InputRejected(LegatoError):
+    """The person asked (``wait_for_input``) rejected; carries who and why."""
+
+    def __init__(self, *, run_id: str, name: str, reason: str, by: str | None) -> None:
+        self.run_id = run_id
+        self.name = name
+        self.reason = reason
+        self.by = by
+        super().__init__(
+            f"run {run_id}: input {name!r} was rejected by {by or 'someone'}: {reason}"
+        )
