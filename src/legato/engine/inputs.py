@@ -18,7 +18,7 @@ from legato.clock import utcnow
 from legato.engine.context import current_run, current_step, resolve_store
 from legato.engine.retries import to_seconds
 from legato.engine.waits import _NO_DEFAULT
-from legato.errors import InputError, InputRejected, RunStateError, UsageError
+from legato.errors import InputError, InputRejected, RunStateError, UsageError  # noqa: F401 (InputRejected: older import path)
 from legato.records import EventRecord, InputAnswer
 from legato.serialization import dumps, loads
 from legato.states import StepState
