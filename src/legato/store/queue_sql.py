@@ -13,7 +13,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from legato.errors import IdempotencyConflictError, LeaseLostError, RunStateError, StoreError
+from legato.errors import (
+    IdempotencyConflictError,
+    LeaseLostError,
+    RunNotFoundError,
+    RunStateError,
+    StoreError,
+)
 from legato.records import (
     Change,
     EventRecord,
@@ -355,6 +361,8 @@ class SqlQueue:
         )
 
         def work(cur: Cursor, _: None) -> bool:
+            if cur.execute(q.run_exists, (answer.run_id,)).fetchone() is None:
+                raise RunNotFoundError(answer.run_id)  # as the memory store says it
             if cur.execute(q.insert_input, row).rowcount != 1:
                 return False
             cur.execute(q.wake_run_now, (at, answer.run_id, at))
