@@ -191,3 +191,72 @@ def test_requeued_run_is_claimed_by_a_worker(store):
     store.requeue_run("r1", now=T0, message="retry", by="ops")
     claimed = store.claim_run(worker_id="w1", queues=["default"], lease=timedelta(30), now=T0)
     assert claimed is not None and claimed.run_id == "r1"
+
+
+def cancelled_event(run_id: str, at: datetime = T0) -> EventRecord:
+    return EventRecord(run_id=run_id, at=at, kind="run", state="cancelled", by="ops")
+
+
+def test_cancel_finishes_a_pending_or_running_run(store):
+    store.create_run(run("r1"))
+    store.record([run("r1", RunState.RUNNING, owner="host:1")])
+    cancelled = store.cancel_run("r1", event=cancelled_event("r1", T0 + timedelta(seconds=1)))
+    assert cancelled.state is RunState.CANCELLED
+    assert cancelled.finished_at == T0 + timedelta(seconds=1)
+    assert store.get_run("r1") == cancelled
+    assert store.get_events("r1")[-1].state == "cancelled"
+    assert store.get_events("r1")[-1].by == "ops"
+
+
+@pytest.mark.parametrize("state", [RunState.WAITING, RunState.PAUSED])
+def test_cancel_leaves_a_waiting_or_paused_run_due_to_be_unwound(store, state):
+    store.create_run(run("r1", target="shop:order"))
+    store.record([run("r1", state, target="shop:order", waiting_for="payment")])
+    cancelled = store.cancel_run("r1", event=cancelled_event("r1", T0 + timedelta(seconds=2)))
+    assert cancelled.state is RunState.CANCELLED and cancelled.finished_at is None
+    assert cancelled.wake_at == T0 + timedelta(seconds=2) and cancelled.waiting_for is None
+
+
+@pytest.mark.parametrize("state", [RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED])
+def test_cancel_refuses_an_ended_run_writing_nothing(store, state):
+    store.create_run(run("r1"))
+    store.record([run("r1", state, result="42" if state is RunState.COMPLETED else None)])
+    before = (store.get_run("r1"), store.get_events("r1"))
+    with pytest.raises(RunStateError, match="already ended"):
+        store.cancel_run("r1", event=cancelled_event("r1"))
+    assert (store.get_run("r1"), store.get_events("r1")) == before
+    with pytest.raises(RunNotFoundError):
+        store.cancel_run("nope", event=cancelled_event("nope"))
+
+
+def test_cancel_racing_completion_never_loses_the_completion(store):
+    import threading
+
+    for i in range(40):
+        run_id = f"race-{i}"
+        store.create_run(run(run_id))
+        store.record([run(run_id, RunState.RUNNING)])
+        start = threading.Barrier(2)
+        outcome: list[str] = []
+
+        def complete(run_id: str = run_id) -> None:
+            start.wait()
+            store.record([run(run_id, RunState.COMPLETED, result="42", finished_at=T0)])
+
+        def cancel(run_id: str = run_id) -> None:
+            start.wait()
+            try:
+                store.cancel_run(run_id, event=cancelled_event(run_id))
+                outcome.append("cancelled first")
+            except RunStateError:
+                outcome.append("completed first")
+
+        threads = [threading.Thread(target=complete), threading.Thread(target=cancel)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        final = store.get_run(run_id)
+        # Either order ends with the completion recorded: a cancel that came first is
+        # followed by the completion, one that came after is refused.
+        assert final.state is RunState.COMPLETED and final.result == "42", (run_id, outcome)

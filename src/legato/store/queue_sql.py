@@ -31,7 +31,7 @@ from legato.records import (
     WorkerRecord,
 )
 from legato.store import messages, rows
-from legato.store.base import check_limit
+from legato.store.base import already_ended, check_limit
 
 if TYPE_CHECKING:
     from legato.store.queries import Queries
@@ -344,6 +344,22 @@ class SqlQueue:
         if changed and not paused:
             self._wake_local_workers()
         return changed
+
+    def cancel_run(self, run_id: str, *, event: EventRecord) -> RunRecord:
+        """See ``QueueStore.cancel_run``."""
+        at = rows.micros(event.at)
+
+        def work(cur: Cursor, _: None) -> bool:
+            if cur.execute(self._q.cancel_run, (at, at, run_id)).rowcount != 1:
+                return False
+            cur.execute(self._q.insert_event, rows.event_row(event))
+            return True
+
+        cancelled = self._write(f"cancel run {run_id}", work, None, ())
+        run = self.get_run(run_id)  # raises RunNotFoundError
+        if not cancelled:
+            raise already_ended(run, "cancel")
+        return run
 
     # -- answers to human input ----------------------------------------------------------
 
