@@ -11,7 +11,6 @@ from legato.errors import RunStateError
 from legato.states import RunState
 
 
-
 @task
 def add(a: int, b: int) -> int:
     return a + b
@@ -29,7 +28,7 @@ def test_a_cancel_racing_completion_never_overwrites_a_completed_run(sqlite_stor
         handle = quick.start(n)
         go = threading.Event()
 
-        def cancel(run_id: str = handle.run_id) -> None:
+        def cancel(run_id: str = handle.run_id, go: threading.Event = go) -> None:
             go.wait()
             try:
                 legato.cancel(run_id, reason="race")

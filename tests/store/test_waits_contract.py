@@ -239,11 +239,13 @@ def test_cancel_racing_completion_never_loses_the_completion(store):
         start = threading.Barrier(2)
         outcome: list[str] = []
 
-        def complete(run_id: str = run_id) -> None:
+        def complete(run_id: str = run_id, start: threading.Barrier = start) -> None:
             start.wait()
             store.record([run(run_id, RunState.COMPLETED, result="42", finished_at=T0)])
 
-        def cancel(run_id: str = run_id) -> None:
+        def cancel(
+            run_id: str = run_id, start: threading.Barrier = start, outcome: list = outcome
+        ) -> None:
             start.wait()
             try:
                 store.cancel_run(run_id, event=cancelled_event(run_id))
