@@ -270,7 +270,14 @@ class RunExecution:
         elif deadline is not None and utcnow() >= deadline:
             outcome = {"timeout": True}
         else:
-            raise self._stopping_with(Suspended(self.run_id, deadline, waiting_for=name))
+            raise self._stopping_with(
+                Suspended(
+                    self.run_id,
+                    deadline,
+                    waiting_for=name,
+                    arrived=lambda: self.find_event(name, match=match, key=key) is not None,
+                )
+            )
         done = replace(
             waiting, state=StepState.COMPLETED, finished_at=utcnow(), result=dumps(outcome)
         )
@@ -325,7 +332,12 @@ class RunExecution:
                 outcome = {"timeout": True}
             else:
                 raise self._stopping_with(
-                    Suspended(self.run_id, deadline, waiting_for=f"input:{name}")
+                    Suspended(
+                        self.run_id,
+                        deadline,
+                        waiting_for=f"input:{name}",
+                        arrived=lambda: self.store.get_input(self.run_id, name) is not None,  # type: ignore[attr-defined]
+                    )
                 )
             done = replace(
                 waiting, state=StepState.COMPLETED, finished_at=utcnow(), result=dumps(outcome)
@@ -786,7 +798,7 @@ class RunExecution:
             waiting_for=suspended.waiting_for,
         )
         self.record_run(waiting, message=f"waiting for {what}{until}")
-        if suspended.waiting_for and self._arrived(suspended.waiting_for):
+        if suspended.arrived is not None and suspended.arrived():
             # An event sent while the run was being suspended: due at once.
             self.record_run(replace(waiting, wake_at=utcnow()), message="an event arrived")
         handle._finish(
@@ -795,13 +807,6 @@ class RunExecution:
                 f"resumes it when it is due, or `legato runs resume {self.run_id}` then"
             )
         )
-
-    def _arrived(self, waiting_for: str) -> bool:
-        """Whether what the run now waits for came while it was being suspended."""
-        if waiting_for.startswith("input:"):
-            name = waiting_for.removeprefix("input:")
-            return self.store.get_input(self.run_id, name) is not None  # type: ignore[attr-defined]
-        return self.find_event(waiting_for) is not None
 
     def _unwind(self, exc: BaseException, *, attempts: int) -> None:
         """The run ends failed or cancelled: run the flow's ``on_failure`` handlers, then

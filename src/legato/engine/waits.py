@@ -10,6 +10,7 @@ wait step then completes and the flow carries on after it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,11 +29,17 @@ class Suspended(BaseException):  # noqa: N818 - a control signal, like KeyboardI
     """
 
     def __init__(
-        self, run_id: str, wake_at: datetime | None, waiting_for: str | None = None
+        self,
+        run_id: str,
+        wake_at: datetime | None,
+        waiting_for: str | None = None,
+        arrived: Callable[[], bool] | None = None,
     ) -> None:
         self.run_id = run_id
         self.wake_at = wake_at
         self.waiting_for = waiting_for
+        # Whether what the wait needs (with its own match and key) came meanwhile.
+        self.arrived = arrived
         what = f"event {waiting_for!r}" if waiting_for else "its timer"
         until = f" (until {wake_at.isoformat()})" if wake_at else ""
         super().__init__(f"run {run_id} waits for {what}{until}")
