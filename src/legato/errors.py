@@ -2,6 +2,7 @@
 
     LegatoError
     ├── DefinitionError        a flow or task is declared wrongly (bad option, not a function)
+    │   └── ExpressionError    a filter or condition does not parse (with its column)
     ├── UsageError             an API is called where or how it cannot work (outside a flow,
     │                          a bad argument)
     ├── ParameterError         a run's parameters are missing, unknown or ill-typed
@@ -37,6 +38,22 @@ class LegatoError(Exception):
 
 class DefinitionError(LegatoError, TypeError):
     """A flow or task is declared wrongly: say what, where, and how to fix it."""
+
+
+class ExpressionError(DefinitionError):
+    """A filter or condition expression does not parse or uses what is not allowed."""
+
+    def __init__(self, *, text: str, where: str, column: int, reason: str) -> None:
+        self.text = text
+        self.where = where
+        self.column = column
+        self.reason = reason
+        pointer = " " * (column - 1) + "^"
+        super().__init__(
+            f"{where}: {reason} at column {column}:\n    {text}\n    {pointer}\n"
+            "Write comparisons of payload fields with literals, joined by and/or/not, e.g. "
+            'severity == "CRITICAL" and service in ["db", "api"]'
+        )
 
 
 class UsageError(LegatoError, ValueError):
