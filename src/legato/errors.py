@@ -2,7 +2,8 @@
 
     LegatoError
     ├── DefinitionError        a flow or task is declared wrongly (bad option, not a function)
-    │   └── ExpressionError    a filter or condition does not parse (with its column)
+    │   ├── ExpressionError    a filter or condition does not parse (with its column)
+    │   └── ScheduleError      a cron expression, time zone or interval cannot be used
     ├── UsageError             an API is called where or how it cannot work (outside a flow,
     │                          a bad argument)
     ├── ParameterError         a run's parameters are missing, unknown or ill-typed
@@ -54,6 +55,18 @@ class ExpressionError(DefinitionError):
             "Write comparisons of payload fields with literals, joined by and/or/not, e.g. "
             'severity == "CRITICAL" and service in ["db", "api"]'
         )
+
+
+class ScheduleError(DefinitionError):
+    """A cron expression, time zone or interval that cannot be used."""
+
+    def __init__(self, *, option: str, text: str, reason: str, column: int | None = None) -> None:
+        self.option = option
+        self.text = text
+        self.column = column
+        where = f" at column {column}" if column else ""
+        pointer = f"\n    {text}\n    {' ' * ((column or 1) - 1)}^" if column else ""
+        super().__init__(f"{option} {text!r}: {reason}{where}{pointer}")
 
 
 class UsageError(LegatoError, ValueError):
