@@ -12,23 +12,33 @@ from legato.engine.definitions import Flow, Task
 from legato.engine.failures import Failure
 from legato.engine.futures import StepFuture, gather
 from legato.engine.handles import RunHandle
-from legato.engine.inputs import InputError, InputRejected, answer_input, wait_for_input
+from legato.engine.inputs import answer_input, wait_for_input
 from legato.engine.launch import cancel, pause, resume, unpause
 from legato.engine.waits import send_event, sleep, sleep_until, wait_for_event
 from legato.errors import (
     Cancelled,
     DefinitionError,
+    ExecutorError,
+    ExpressionError,
     FlowTimeoutError,
+    IdempotencyConflictError,
+    InputError,
+    InputRejected,
+    LeaseLostError,
     LegatoError,
     NonDeterminismError,
+    NotificationError,
     ParameterError,
     Permanent,
+    ResultRejected,
     RunFailedError,
     RunNotFoundError,
     RunStateError,
+    ScheduleError,
     SerializationError,
     StepTimeoutError,
     StoreError,
+    UsageError,
     WaitTimeout,
 )
 from legato.notifications.notify import notifier, notify
@@ -39,26 +49,34 @@ __version__ = "0.1.0"
 __all__ = [
     "Cancelled",
     "DefinitionError",
+    "ExecutorError",
+    "ExpressionError",
     "Failure",
-    "InputError",
-    "InputRejected",
     "Flow",
     "FlowTimeoutError",
+    "IdempotencyConflictError",
+    "InputError",
+    "InputRejected",
+    "LeaseLostError",
     "LegatoError",
     "NonDeterminismError",
+    "NotificationError",
     "ParameterError",
     "Permanent",
+    "ResultRejected",
     "RunFailedError",
     "RunHandle",
     "RunNotFoundError",
     "RunState",
     "RunStateError",
+    "ScheduleError",
     "SerializationError",
     "StepFuture",
     "StepState",
     "StepTimeoutError",
     "StoreError",
     "Task",
+    "UsageError",
     "WaitTimeout",
     "answer_input",
     "cancel",
@@ -73,12 +91,12 @@ __all__ = [
     "send_event",
     "sleep",
     "sleep_until",
+    "task",
+    "unpause",
+    "use_executor",
+    "use_store",
     "wait_for_event",
     "wait_for_input",
-    "task",
-    "use_executor",
-    "unpause",
-    "use_store",
 ]
 
 

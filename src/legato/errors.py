@@ -2,6 +2,10 @@
 
     LegatoError
     ├── DefinitionError        a flow or task is declared wrongly (bad option, not a function)
+    │   ├── ExpressionError    a filter or condition does not parse (with its column)
+    │   └── ScheduleError      a cron expression, time zone or interval cannot be used
+    ├── UsageError             an API is called where or how it cannot work (outside a flow,
+    │                          a bad argument)
     ├── ParameterError         a run's parameters are missing, unknown or ill-typed
     ├── SerializationError     a parameter or result cannot be stored
     ├── NonDeterminismError    a replay meets a different task at a recorded step
@@ -18,6 +22,8 @@
     ├── WaitTimeout            a durable wait ran out of time and had no default
     ├── Cancelled              the run was cancelled (also an asyncio-style control signal)
     ├── ResultRejected         a result its task's retry_on_result rejected (retried)
+    ├── InputError             an answer that cannot be taken (not waited for, invalid, late)
+    ├── InputRejected          the person asked by wait_for_input rejected
     └── Permanent              raise it (or subclass it) from a task to skip the remaining retries
 
 A task's own exception is re-raised to the flow's caller with its original type; legato
@@ -33,6 +39,39 @@ class LegatoError(Exception):
 
 class DefinitionError(LegatoError, TypeError):
     """A flow or task is declared wrongly: say what, where, and how to fix it."""
+
+
+class ExpressionError(DefinitionError):
+    """A filter or condition expression does not parse or uses what is not allowed."""
+
+    def __init__(self, *, text: str, where: str, column: int, reason: str) -> None:
+        self.text = text
+        self.where = where
+        self.column = column
+        self.reason = reason
+        pointer = " " * (column - 1) + "^"
+        super().__init__(
+            f"{where}: {reason} at column {column}:\n    {text}\n    {pointer}\n"
+            "Write comparisons of payload fields with literals, joined by and/or/not, e.g. "
+            'severity == "CRITICAL" and service in ["db", "api"]'
+        )
+
+
+class ScheduleError(DefinitionError):
+    """A cron expression, time zone or interval that cannot be used."""
+
+    def __init__(self, *, option: str, text: str, reason: str, column: int | None = None) -> None:
+        self.option = option
+        self.text = text
+        self.column = column
+        where = f" at column {column}" if column else ""
+        pointer = f"\n    {text}\n    {' ' * ((column or 1) - 1)}^" if column else ""
+        super().__init__(f"{option} {text!r}: {reason}{where}{pointer}")
+
+
+class UsageError(LegatoError, ValueError):
+    """A legato function was called where or how it cannot work: a wait outside a running
+    flow, a malformed argument. The message says what to call instead."""
 
 
 class ParameterError(LegatoError, ValueError):
@@ -143,3 +182,20 @@ class ExecutorError(LegatoError):
 class NotificationError(LegatoError):
     """A notification channel did not take a message; the message names the channel with
     its secrets hidden. Raised inside the ``notify`` step, so its retries apply."""
+
+
+class InputError(LegatoError):
+    """An answer that cannot be taken: not waited for, invalid, not allowed, or late."""
+
+
+class InputRejected(LegatoError):
+    """The person asked (``wait_for_input``) rejected; carries who and why."""
+
+    def __init__(self, *, run_id: str, name: str, reason: str, by: str | None) -> None:
+        self.run_id = run_id
+        self.name = name
+        self.reason = reason
+        self.by = by
+        super().__init__(
+            f"run {run_id}: input {name!r} was rejected by {by or 'someone'}: {reason}"
+        )

@@ -81,6 +81,11 @@ def test_the_run_waits_holding_nothing_and_an_event_resumes_it(sqlite_store) -> 
     assert Worker(sqlite_store).tick() == [handle.run_id]  # woken, replays, waits again
     time.sleep(0.2)
     assert sqlite_store.get_run(handle.run_id).state is RunState.WAITING
+    claims = [
+        e for e in sqlite_store.get_events(handle.run_id) if e.message and "claimed" in e.message
+    ]
+    assert len(claims) == 1, "an event the wait does not match must not wake the run again"
+    assert sqlite_store.get_run(handle.run_id).wake_at is None
     legato.send_event("payment", {"order": "o-2", "amount": 99})
     finish(sqlite_store, handle.run_id)
     assert legato.get_run(handle.run_id).result() == "shipped o-2 paid 99"

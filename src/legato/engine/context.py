@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from legato.clock import utcnow
-from legato.errors import LegatoError
+from legato.errors import UsageError
 from legato.executors.base import Executor
 from legato.executors.threads import ThreadExecutor
 from legato.records import LogRecord
@@ -69,7 +69,7 @@ class FlowContext:
 def get_run_context() -> StepContext | FlowContext:
     """The current step's (or flow's) run id, step key, attempt, idempotency key, logger.
 
-    Raises ``LegatoError`` outside a running flow.
+    Raises ``UsageError`` outside a running flow.
     """
     step = current_step.get()
     if step is not None:
@@ -81,7 +81,7 @@ def get_run_context() -> StepContext | FlowContext:
             flow_name=run.flow_name,
             logger=logging.getLogger(f"{STEP_LOGGER}.{run.flow_name}"),
         )
-    raise LegatoError(
+    raise UsageError(
         "get_run_context() was called outside a running flow; call it inside a @task "
         "or @flow function while the flow runs."
     )

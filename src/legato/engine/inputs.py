@@ -27,27 +27,10 @@ from legato.clock import utcnow
 from legato.engine.context import current_run, current_step, resolve_store
 from legato.engine.retries import to_seconds
 from legato.engine.waits import _NO_DEFAULT
-from legato.errors import LegatoError, RunStateError
+from legato.errors import InputError, InputRejected, RunStateError, UsageError  # noqa: F401 (InputRejected: older import path)
 from legato.records import EventRecord, InputAnswer
 from legato.serialization import dumps, loads
 from legato.states import StepState
-
-
-class InputRejected(LegatoError):
-    """The person asked (``wait_for_input``) rejected; carries who and why."""
-
-    def __init__(self, *, run_id: str, name: str, reason: str, by: str | None) -> None:
-        self.run_id = run_id
-        self.name = name
-        self.reason = reason
-        self.by = by
-        super().__init__(
-            f"run {run_id}: input {name!r} was rejected by {by or 'someone'}: {reason}"
-        )
-
-
-class InputError(LegatoError):
-    """An answer that cannot be taken: not waited for, invalid, not allowed, or late."""
 
 
 def wait_for_input(
@@ -67,10 +50,10 @@ def wait_for_input(
     else ``WaitTimeout``. A rejection raises ``InputRejected``.
     """
     if not isinstance(name, str) or not name or " " in name:
-        raise LegatoError(f"wait_for_input(name={name!r}): a name without spaces, e.g. 'manager'")
+        raise UsageError(f"wait_for_input(name={name!r}): a name without spaces, e.g. 'manager'")
     run = current_run.get()
     if run is None or current_step.get() is not None:
-        raise LegatoError(
+        raise UsageError(
             f"wait_for_input({name!r}) waits inside a running flow: call it in a @flow "
             "function, not in a task or outside a flow"
         )
@@ -100,7 +83,7 @@ def _json_schema(schema: Any) -> dict[str, Any] | None:
         return None
     json_schema = getattr(schema, "model_json_schema", None)
     if json_schema is None:
-        raise LegatoError(f"wait_for_input(schema={schema!r}): give a pydantic model class")
+        raise UsageError(f"wait_for_input(schema={schema!r}): give a pydantic model class")
     return json_schema()
 
 
@@ -109,7 +92,7 @@ def _model_path(schema: Any) -> str | None:
         return None
     qualname = schema.__qualname__
     if "<locals>" in qualname:
-        raise LegatoError(
+        raise UsageError(
             f"wait_for_input(schema={qualname}): define the model at module level, so that "
             "the answer can be validated where it is given"
         )

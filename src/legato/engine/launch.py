@@ -6,6 +6,7 @@ execute, creates or loads its record, and hands it over.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import socket
@@ -24,7 +25,7 @@ from legato.ids import new_run_id
 from legato.records import EventRecord, Fence, RunFilter, RunRecord, StepRecord
 from legato.serialization import dumps, loads
 from legato.states import RunState
-from legato.store.base import QueueStore, Store
+from legato.store.base import QueueStore, Store, already_ended
 
 if TYPE_CHECKING:
     from legato.engine.definitions import Flow
@@ -409,19 +410,15 @@ def cancel(
     opened = resolve_store(store)
     run = opened.get_run(run_id)
     if run.state.is_final:
-        raise RunStateError(f"run {run_id} already ended ({run.state.value}); nothing to cancel")
+        raise already_ended(run, "cancel")
     for child in opened.list_runs(RunFilter(parent_run_id=run_id, limit=10_000)):
         if not child.state.is_final:
-            cancel(child.run_id, store=opened, reason=f"parent run {run_id} cancelled", by=by)
-    now = utcnow()
-    if run.state in (RunState.WAITING, RunState.PAUSED) and run.target is not None:
-        # Nobody executes it now: make it due, so a worker replays it to run its
-        # `finally` blocks, handlers and compensations (``claim_run`` takes it).
-        cancelled = replace(run, state=RunState.CANCELLED, wake_at=now, waiting_for=None)
-    else:
-        cancelled = replace(run, state=RunState.CANCELLED, finished_at=now)
-    event = EventRecord(run_id=run_id, at=now, kind="run", state="cancelled", message=reason, by=by)
-    opened.record((cancelled, event))
+            with contextlib.suppress(RunStateError):  # it ended meanwhile: nothing to do
+                cancel(child.run_id, store=opened, reason=f"parent run {run_id} cancelled", by=by)
+    event = EventRecord(
+        run_id=run_id, at=utcnow(), kind="run", state="cancelled", message=reason, by=by
+    )
+    cancelled = opened.cancel_run(run_id, event=event)  # type: ignore[attr-defined]
     running_here = executions().get(run_id)
     if running_here is not None:
         running_here.cancelled.set()

@@ -312,7 +312,14 @@ class RunExecution:
         elif deadline is not None and utcnow() >= deadline:
             outcome = {"timeout": True}
         else:
-            raise self._stopping_with(Suspended(self.run_id, deadline, waiting_for=name))
+            raise self._stopping_with(
+                Suspended(
+                    self.run_id,
+                    deadline,
+                    waiting_for=name,
+                    arrived=lambda: self.find_event(name, match=match, key=key) is not None,
+                )
+            )
         done = replace(
             waiting, state=StepState.COMPLETED, finished_at=utcnow(), result=dumps(outcome)
         )
@@ -367,7 +374,12 @@ class RunExecution:
                 outcome = {"timeout": True}
             else:
                 raise self._stopping_with(
-                    Suspended(self.run_id, deadline, waiting_for=f"input:{name}")
+                    Suspended(
+                        self.run_id,
+                        deadline,
+                        waiting_for=f"input:{name}",
+                        arrived=lambda: self.store.get_input(self.run_id, name) is not None,  # type: ignore[attr-defined]
+                    )
                 )
             done = replace(
                 waiting, state=StepState.COMPLETED, finished_at=utcnow(), result=dumps(outcome)
@@ -644,8 +656,17 @@ class RunExecution:
             wait=True,
         )
         return self._stopping_with(
-            Suspended(self.run_id, None, waiting_for=waits_for_child(child_id))
+            Suspended(
+                self.run_id,
+                None,
+                waiting_for=waits_for_child(child_id),
+                arrived=lambda: self._child_ended(child_id),
+            )
         )
+
+    def _child_ended(self, child_id: str) -> bool:
+        child = self.store.get_run(child_id)
+        return child.state.is_final and child.finished_at is not None
 
     def _await_child(self, prior: StepRecord, child: RunRecord) -> Any:
         """A child left waiting on its own: its outcome once it ended, else this run
@@ -909,7 +930,7 @@ class RunExecution:
             waiting_for=suspended.waiting_for,
         )
         self.record_run(waiting, message=f"waiting for {what}{until}")
-        if suspended.waiting_for and self._arrived(suspended.waiting_for):
+        if suspended.arrived is not None and suspended.arrived():
             # An event sent while the run was being suspended: due at once.
             self.record_run(replace(waiting, wake_at=utcnow()), message=f"{what} arrived")
         if self.parent is not None and self.run.parent_step_key is not None:
@@ -931,17 +952,6 @@ class RunExecution:
             f"worker) resumes the child when it is due and then this run, or `legato runs "
             f"resume {child_id}` then `legato runs resume {self.run_id}`"
         )
-
-    def _arrived(self, waiting_for: str) -> bool:
-        """Whether what the run now waits for came (or ended) while it was being
-        suspended."""
-        if waiting_for.startswith(CHILD_PREFIX):
-            child = self.store.get_run(waiting_for.removeprefix(CHILD_PREFIX))
-            return child.state.is_final and child.finished_at is not None
-        if waiting_for.startswith("input:"):
-            name = waiting_for.removeprefix("input:")
-            return self.store.get_input(self.run_id, name) is not None  # type: ignore[attr-defined]
-        return self.find_event(waiting_for) is not None
 
     def _unwind(self, exc: BaseException, *, attempts: int) -> None:
         """The run ends failed or cancelled: run the flow's ``on_failure`` handlers, then

@@ -16,13 +16,14 @@ error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from legato.clock import utcnow
 from legato.engine.context import current_run, current_step
 from legato.engine.retries import to_seconds
-from legato.errors import LegatoError
+from legato.errors import UsageError
 from legato.records import CHILD_PREFIX
 
 INLINE_WAIT = 1.0  # seconds: shorter waits are slept through instead of suspending
@@ -46,11 +47,17 @@ class Suspended(BaseException):  # noqa: N818 - a control signal, like KeyboardI
     """
 
     def __init__(
-        self, run_id: str, wake_at: datetime | None, waiting_for: str | None = None
+        self,
+        run_id: str,
+        wake_at: datetime | None,
+        waiting_for: str | None = None,
+        arrived: Callable[[], bool] | None = None,
     ) -> None:
         self.run_id = run_id
         self.wake_at = wake_at
         self.waiting_for = waiting_for
+        # Whether what the wait needs (with its own match and key) came meanwhile.
+        self.arrived = arrived
         what = describe_wait(waiting_for)
         until = f" (until {wake_at.isoformat()})" if wake_at else ""
         super().__init__(f"run {run_id} waits for {what}{until}")
@@ -72,7 +79,7 @@ def sleep(duration: float | timedelta) -> None:
 def sleep_until(when: datetime) -> None:
     """Wait durably until ``when`` (an aware datetime). Outside a flow, just sleeps."""
     if not isinstance(when, datetime) or when.utcoffset() is None:
-        raise LegatoError(
+        raise UsageError(
             f"legato.sleep_until({when!r}) needs an aware datetime, e.g. "
             "datetime(2030, 1, 1, tzinfo=timezone.utc)"
         )
@@ -107,13 +114,13 @@ def wait_for_event(
     event makes it due, and a worker resumes it by replay.
     """
     if not isinstance(name, str) or not name:
-        raise LegatoError(f"wait_for_event(name={name!r}): the name must be a non-empty string")
+        raise UsageError(f"wait_for_event(name={name!r}): the name must be a non-empty string")
     if match is not None and not isinstance(match, dict):
-        raise LegatoError(f"wait_for_event({name!r}, match={match!r}): match must be a dict")
+        raise UsageError(f"wait_for_event({name!r}, match={match!r}): match must be a dict")
     seconds = None if timeout is None else to_seconds(timeout, option="timeout", where=name)
     run = current_run.get()
     if run is None or current_step.get() is not None:
-        raise LegatoError(
+        raise UsageError(
             f"wait_for_event({name!r}) waits inside a running flow: call it in a @flow "
             "function, not in a task or outside a flow"
         )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from legato.errors import StoreError
+from legato.errors import RunStateError, StoreError
 from legato.records import (
     CacheRecord,
     Change,
@@ -79,6 +79,11 @@ def check_limit(key: str, limit: int | None) -> None:
         raise StoreError(f"concurrency limit key {key!r} must be 'flow:NAME' or 'tag:TAG'")
     if limit is not None and limit < 0:
         raise StoreError(f"concurrency limit of {key!r} must be >= 0, got {limit}")
+
+
+def already_ended(run: RunRecord, verb: str) -> RunStateError:
+    """The one wording for an operator action on a run that has ended."""
+    return RunStateError(f"run {run.run_id} already ended ({run.state.value}); nothing to {verb}")
 
 
 @runtime_checkable
@@ -169,6 +174,16 @@ class QueueStore(Store, Protocol):
         """Pause a pending, waiting or running run (a process executing it stops at its
         next step), or unpause a paused one (back to the queue, pending); appends
         ``event``. False (nothing written) when the run is not in such a state."""
+
+    def cancel_run(self, run_id: str, *, event: EventRecord) -> RunRecord:
+        """Atomically cancel a run that has not ended (a compare-and-set on its state:
+        a run that completes meanwhile is never overwritten) and append ``event``.
+
+        A waiting or paused run that can be resumed (it has a ``target``) stays to be
+        unwound: ``wake_at=event.at`` and no ``waiting_for``, so a worker replays it to
+        run its ``finally`` blocks, handlers and compensations. Any other run gets
+        ``finished_at=event.at``. Returns the cancelled run. Raises ``RunNotFoundError``,
+        or ``RunStateError`` (nothing written) if the run already ended."""
 
     def answer_input(self, answer: InputAnswer) -> InputAnswer:
         """Record a person's answer and make the run due now; when the run already has

@@ -223,6 +223,17 @@ UNPAUSE_RUN = (
     "waiting_for = NULL WHERE run_id = ? AND state = 'paused'"
 )
 
+# cancel_run: one compare-and-set on the state. SET expressions read the old row, so a
+# waiting or paused run with a target is left due (to be unwound) rather than finished.
+_UNWIND = "state IN ('waiting', 'paused') AND target IS NOT NULL"
+CANCEL_RUN = (
+    "UPDATE runs SET state = 'cancelled', "
+    f"wake_at = CASE WHEN {_UNWIND} THEN ? ELSE wake_at END, "
+    f"waiting_for = CASE WHEN {_UNWIND} THEN NULL ELSE waiting_for END, "
+    f"finished_at = CASE WHEN {_UNWIND} THEN finished_at ELSE ? END "
+    "WHERE run_id = ? AND state IN ('pending', 'running', 'waiting', 'paused')"
+)
+
 CREATE_MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
@@ -272,6 +283,7 @@ class Queries:
     select_open_inputs: str = SELECT_OPEN_INPUTS
     pause_run: str = PAUSE_RUN
     unpause_run: str = UNPAUSE_RUN
+    cancel_run: str = CANCEL_RUN
     claim_update: str = CLAIM_UPDATE
     count_live_of_flow: str = COUNT_LIVE_OF_FLOW
     count_live_with_tag: str = COUNT_LIVE_WITH_TAG

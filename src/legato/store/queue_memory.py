@@ -20,7 +20,7 @@ from legato.records import (
     WorkerRecord,
 )
 from legato.states import RunState, StepState
-from legato.store.base import check_limit
+from legato.store.base import already_ended, check_limit
 
 if TYPE_CHECKING:
     pass
@@ -332,6 +332,24 @@ class MemoryQueue:
             with self._work_signal:
                 self._work_signal.notify_all()
         return True
+
+    def cancel_run(self, run_id: str, *, event: EventRecord) -> RunRecord:
+        with self._lock:
+            self._check_open()
+            run = self._runs.get(run_id)
+            if run is None:
+                raise RunNotFoundError(run_id)
+            if run.state.is_final:
+                raise already_ended(run, "cancel")
+            if run.state in (RunState.WAITING, RunState.PAUSED) and run.target is not None:
+                cancelled = replace(
+                    run, state=RunState.CANCELLED, wake_at=event.at, waiting_for=None
+                )
+            else:
+                cancelled = replace(run, state=RunState.CANCELLED, finished_at=event.at)
+            self._runs[run_id] = cancelled
+            self._append_event(event)
+        return cancelled
 
     def answer_input(self, answer: InputAnswer) -> InputAnswer:
         with self._lock:

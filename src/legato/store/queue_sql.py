@@ -13,7 +13,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from legato.errors import IdempotencyConflictError, LeaseLostError, RunStateError, StoreError
+from legato.errors import (
+    IdempotencyConflictError,
+    LeaseLostError,
+    RunNotFoundError,
+    RunStateError,
+    StoreError,
+)
 from legato.records import (
     Change,
     EventRecord,
@@ -25,7 +31,7 @@ from legato.records import (
     WorkerRecord,
 )
 from legato.store import messages, rows
-from legato.store.base import check_limit
+from legato.store.base import already_ended, check_limit
 
 if TYPE_CHECKING:
     from legato.store.queries import Queries
@@ -348,6 +354,22 @@ class SqlQueue:
             self._wake_local_workers()
         return changed
 
+    def cancel_run(self, run_id: str, *, event: EventRecord) -> RunRecord:
+        """See ``QueueStore.cancel_run``."""
+        at = rows.micros(event.at)
+
+        def work(cur: Cursor, _: None) -> bool:
+            if cur.execute(self._q.cancel_run, (at, at, run_id)).rowcount != 1:
+                return False
+            cur.execute(self._q.insert_event, rows.event_row(event))
+            return True
+
+        cancelled = self._write(f"cancel run {run_id}", work, None, ())
+        run = self.get_run(run_id)  # raises RunNotFoundError
+        if not cancelled:
+            raise already_ended(run, "cancel")
+        return run
+
     # -- answers to human input ----------------------------------------------------------
 
     def answer_input(self, answer: InputAnswer) -> InputAnswer:
@@ -364,6 +386,8 @@ class SqlQueue:
         )
 
         def work(cur: Cursor, _: None) -> bool:
+            if cur.execute(q.run_exists, (answer.run_id,)).fetchone() is None:
+                raise RunNotFoundError(answer.run_id)  # as the memory store says it
             if cur.execute(q.insert_input, row).rowcount != 1:
                 return False
             cur.execute(q.wake_run_now, (at, answer.run_id, at))

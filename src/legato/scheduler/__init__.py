@@ -1,0 +1,1 @@
+"""The scheduler: schedules (cron, intervals) and triggers that start deployments."""
