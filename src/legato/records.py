@@ -183,3 +183,18 @@ class RunFilter:
 
 # What ``Store.record`` accepts in one atomic batch.
 Change = RunRecord | StepRecord | EventRecord | LogRecord | CacheRecord
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FireRecord:
+    """One firing of a deployment's trigger. ``key`` is unique in the store, and a fire
+    is recorded in the same transaction as the run it starts, so nothing fires twice."""
+
+    deployment: str
+    # Unique per fire, chosen by its trigger: "cron:<UTC ISO time>", "event:<event id>",
+    # "file:<path>:<size>:<mtime_ns>", "redis:<stream>:<entry id>", "webhook:<key>", ...
+    key: str
+    kind: str  # cron | interval | event | file | webhook | stream | after | manual | backfill
+    fired_at: datetime  # the fire's scheduled time, or when its cause was observed
+    payload: str = "{}"  # JSON: the event's data, the webhook body, the file's facts, ...
+    run_id: str | None = None  # the run it started (set when recorded)
