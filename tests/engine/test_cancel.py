@@ -49,12 +49,12 @@ def guarded() -> str:
         release_lock()
 
 
-def test_cancel_cancels_the_async_step_and_runs_finally_as_cleanup(sqlite_store) -> None:
+def test_cancel_cancels_the_async_step_and_runs_finally_as_cleanup(store) -> None:
     LEDGER.clear()
     STARTED.clear()
     handle = guarded.start()
     assert STARTED.wait(10)
-    legato.cancel(handle.run_id, store=sqlite_store, reason="not needed", by="ops")
+    legato.cancel(handle.run_id, store=store, reason="not needed", by="ops")
     assert handle.wait(10)  # it did not wait for the 30 s step
     assert handle.state is RunState.CANCELLED
     deadline = time.monotonic() + 10
@@ -64,7 +64,7 @@ def test_cancel_cancels_the_async_step_and_runs_finally_as_cleanup(sqlite_store)
     assert LEDGER.index("flow saw the cancel") < LEDGER.index("cleanup ran")
     steps = {s.key: s.state for s in handle.steps}
     assert steps == {"long_call#0": StepState.CANCELLED, "release_lock#0": StepState.COMPLETED}
-    cleanup = [e for e in sqlite_store.get_events(handle.run_id) if e.step_key == "release_lock#0"]
+    cleanup = [e for e in store.get_events(handle.run_id) if e.step_key == "release_lock#0"]
     assert cleanup[0].message == "cleanup step"
 
 
@@ -88,22 +88,22 @@ def waits_then_cleans_up() -> str:
         release_lock()
 
 
-def test_cancelling_a_waiting_run_still_runs_its_finally_and_compensations(sqlite_store):
+def test_cancelling_a_waiting_run_still_runs_its_finally_and_compensations(store):
     from legato.worker import Worker
 
     LEDGER.clear()
     handle = waits_then_cleans_up.run()
     assert handle.record.state is RunState.WAITING
     assert LEDGER == ["book"]  # suspending is not ending: the finally block did not run
-    legato.cancel(handle.run_id, store=sqlite_store, by="ops")
-    assert sqlite_store.get_run(handle.run_id).state is RunState.CANCELLED
-    worker = Worker(sqlite_store)
+    legato.cancel(handle.run_id, store=store, by="ops")
+    assert store.get_run(handle.run_id).state is RunState.CANCELLED
+    worker = Worker(store)
     assert worker.tick() == [handle.run_id]  # a worker unwinds it
     deadline = time.monotonic() + 10
     while worker.active() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert LEDGER == ["book", "cleanup ran", "undo b-1"]
-    record = sqlite_store.get_run(handle.run_id)
+    record = store.get_run(handle.run_id)
     assert record.state is RunState.CANCELLED and record.wake_at is None
     assert record.lease_expires_at is None
     assert worker.tick() == []  # unwound once

@@ -22,7 +22,7 @@ def quick(n: int) -> int:
     return total
 
 
-def test_a_cancel_racing_completion_never_overwrites_a_completed_run(sqlite_store) -> None:
+def test_a_cancel_racing_completion_never_overwrites_a_completed_run(store) -> None:
     outcomes = {"refused": 0, "accepted": 0}
     for n in range(150):
         handle = quick.start(n)
@@ -44,8 +44,8 @@ def test_a_cancel_racing_completion_never_overwrites_a_completed_run(sqlite_stor
             handle.result(timeout=10)
         except legato.Cancelled:
             pass
-        final = sqlite_store.get_run(handle.run_id)
-        states = [e.state for e in sqlite_store.get_events(handle.run_id) if e.kind == "run"]
+        final = store.get_run(handle.run_id)
+        states = [e.state for e in store.get_events(handle.run_id) if e.kind == "run"]
         if "completed" in states:
             assert "cancelled" not in states[states.index("completed") :], (n, states)
             assert final.state is RunState.COMPLETED, (n, final.state)

@@ -388,14 +388,14 @@ def parent_with_cleanup() -> None:
 
 
 def test_a_cancel_reaching_the_parent_through_its_child_runs_the_parent_s_cleanup(
-    sqlite_store,
+    store,
 ) -> None:
     LEDGER.clear()
     STARTED.clear()
     RELEASE.clear()
     handle = parent_with_cleanup.start()
     assert STARTED.wait(10)
-    legato.cancel(handle.run_id, store=sqlite_store)
+    legato.cancel(handle.run_id, store=store)
     RELEASE.set()
     assert handle.wait(10)
     assert handle.state is RunState.CANCELLED
@@ -404,7 +404,7 @@ def test_a_cancel_reaching_the_parent_through_its_child_runs_the_parent_s_cleanu
     assert steps["cleanup#0"].state is StepState.COMPLETED
     running = [
         e
-        for e in sqlite_store.get_events(handle.run_id)
+        for e in store.get_events(handle.run_id)
         if e.step_key == "cleanup#0" and e.state == "running"
     ]
     assert [e.message for e in running] == ["cleanup step"]

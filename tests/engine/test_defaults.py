@@ -66,7 +66,7 @@ def test_bad_store_url_is_a_clear_error(tmp_path: Path) -> None:
     assert "mysql://nope" in out.stderr and "sqlite:///" in out.stderr
 
 
-def test_flow_timeout_stops_the_run_at_the_next_step(sqlite_store) -> None:
+def test_flow_timeout_stops_the_run_at_the_next_step(store) -> None:
     ran = []
 
     @task
@@ -82,11 +82,11 @@ def test_flow_timeout_stops_the_run_at_the_next_step(sqlite_store) -> None:
     with pytest.raises(FlowTimeoutError, match="timeout of 0.15s"):
         bounded()
     assert len(ran) < 10
-    (run,) = sqlite_store.list_runs(RunFilter())
+    (run,) = store.list_runs(RunFilter())
     assert run.state is RunState.FAILED
 
 
-def test_with_options_runs_on_an_explicit_store(sqlite_store, tmp_path: Path) -> None:
+def test_with_options_runs_on_an_explicit_store(store, tmp_path: Path) -> None:
     @task
     def one() -> int:
         return 1
@@ -98,4 +98,4 @@ def test_with_options_runs_on_an_explicit_store(sqlite_store, tmp_path: Path) ->
     other = f"sqlite:///{tmp_path / 'other.db'}"
     assert f.with_options(store=other)() == 1
     assert len(open_store(other).list_runs(RunFilter())) == 1
-    assert sqlite_store.list_runs(RunFilter()) == []
+    assert store.list_runs(RunFilter()) == []

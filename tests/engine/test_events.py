@@ -59,35 +59,33 @@ def slow_order(order: str) -> str:
     return ship(order, payment)
 
 
-def test_an_event_sent_before_the_wait_is_not_lost(sqlite_store) -> None:
+def test_an_event_sent_before_the_wait_is_not_lost(store) -> None:
     GATE.clear()
     handle = slow_order.start("o-1")
     legato.send_event("payment", {"order": "o-1", "amount": 30})
     GATE.set()
     assert handle.result(timeout=10) == "shipped o-1 paid 30"  # found at once: no waiting
-    run_states = [e.state for e in sqlite_store.get_events(handle.run_id) if e.kind == "run"]
+    run_states = [e.state for e in store.get_events(handle.run_id) if e.kind == "run"]
     assert "waiting" not in run_states
 
 
-def test_the_run_waits_holding_nothing_and_an_event_resumes_it(sqlite_store) -> None:
+def test_the_run_waits_holding_nothing_and_an_event_resumes_it(store) -> None:
     handle = order_flow.run("o-2")
     record = handle.record
     assert record.state is RunState.WAITING and record.waiting_for == "payment"
     assert record.wake_at is None and record.owner is None  # no timer, no holder
     with pytest.raises(RunStateError, match="waiting for event 'payment'"):
         handle.result()
-    assert Worker(sqlite_store).tick() == []  # nothing to do until the event comes
+    assert Worker(store).tick() == []  # nothing to do until the event comes
     legato.send_event("payment", {"order": "other", "amount": 1})  # does not match
-    assert Worker(sqlite_store).tick() == [handle.run_id]  # woken, replays, waits again
+    assert Worker(store).tick() == [handle.run_id]  # woken, replays, waits again
     time.sleep(0.2)
-    assert sqlite_store.get_run(handle.run_id).state is RunState.WAITING
-    claims = [
-        e for e in sqlite_store.get_events(handle.run_id) if e.message and "claimed" in e.message
-    ]
+    assert store.get_run(handle.run_id).state is RunState.WAITING
+    claims = [e for e in store.get_events(handle.run_id) if e.message and "claimed" in e.message]
     assert len(claims) == 1, "an event the wait does not match must not wake the run again"
-    assert sqlite_store.get_run(handle.run_id).wake_at is None
+    assert store.get_run(handle.run_id).wake_at is None
     legato.send_event("payment", {"order": "o-2", "amount": 99})
-    finish(sqlite_store, handle.run_id)
+    finish(store, handle.run_id)
     assert legato.get_run(handle.run_id).result() == "shipped o-2 paid 99"
     assert LEDGER == ["ship o-2"]
 
@@ -114,32 +112,32 @@ def deadline() -> str:
     return legato.wait_for_event("never", timeout=1.2, default="late")
 
 
-def test_each_wait_takes_the_oldest_event_not_yet_taken(sqlite_store) -> None:
+def test_each_wait_takes_the_oldest_event_not_yet_taken(store) -> None:
     handle = two_waits.run()
     legato.send_event("tick", 1)
     legato.send_event("tick", 2)
-    finish(sqlite_store, handle.run_id)
+    finish(store, handle.run_id)
     assert legato.get_run(handle.run_id).result() == [1, 2]
 
 
-def test_timeouts_return_the_default_or_raise_and_none_is_a_payload(sqlite_store) -> None:
+def test_timeouts_return_the_default_or_raise_and_none_is_a_payload(store) -> None:
     handle = patient.run()
     legato.send_event("empty", None)  # a payload of None is an event, not a timeout
-    finish(sqlite_store, handle.run_id)
+    finish(store, handle.run_id)
     assert legato.get_run(handle.run_id).result() == ["gave up", "timed out", None]
 
 
-def test_a_timeout_wakes_the_run_without_an_event(sqlite_store) -> None:
+def test_a_timeout_wakes_the_run_without_an_event(store) -> None:
     handle = deadline.run()
     assert handle.record.state is RunState.WAITING and handle.record.wake_at is not None
     time.sleep(1.3)
-    finish(sqlite_store, handle.run_id)
+    finish(store, handle.run_id)
     assert legato.get_run(handle.run_id).result() == "late"
     (step,) = legato.get_run(handle.run_id).steps
     assert step.key == "wait_for_event#0" and step.state is StepState.COMPLETED
 
 
-def test_sending_to_a_finished_run_says_so(sqlite_store) -> None:
+def test_sending_to_a_finished_run_says_so(store) -> None:
     @flow
     def quick() -> int:
         return 1

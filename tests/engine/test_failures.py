@@ -30,7 +30,7 @@ def flaky_fetch() -> None:
     raise ConnectionError("api down")
 
 
-def test_task_on_failure_runs_as_a_step_and_the_error_still_propagates(sqlite_store) -> None:
+def test_task_on_failure_runs_as_a_step_and_the_error_still_propagates(store) -> None:
     @flow
     def f() -> None:
         flaky_fetch()
@@ -44,7 +44,7 @@ def test_task_on_failure_runs_as_a_step_and_the_error_still_propagates(sqlite_st
     assert steps["flaky_fetch#0/on_failure#0"].state is StepState.COMPLETED
 
 
-def test_a_failing_handler_does_not_hide_the_original_error(sqlite_store) -> None:
+def test_a_failing_handler_does_not_hide_the_original_error(store) -> None:
     def broken_handler(failure: Failure) -> None:
         raise RuntimeError("pager is down too")
 
@@ -61,7 +61,7 @@ def test_a_failing_handler_does_not_hide_the_original_error(sqlite_store) -> Non
     assert any("pager is down too" in note for note in info.value.__notes__)
 
 
-def test_flow_on_failure_gets_the_run_failure(sqlite_store) -> None:
+def test_flow_on_failure_gets_the_run_failure(store) -> None:
     seen: list[Failure] = []
 
     def alert(failure: Failure) -> None:
@@ -124,7 +124,7 @@ def book(guest: str, amount: int) -> str:
     return f"{hotel} {charge}"
 
 
-def test_completed_steps_are_compensated_newest_first(sqlite_store) -> None:
+def test_completed_steps_are_compensated_newest_first(store) -> None:
     handle = book.run("ada", 500)
     assert handle.state is RunState.FAILED
     assert LEDGER == ["reserve", "charge", "confirm", "refund charge-ada", "cancel hotel-ada"]
@@ -135,12 +135,12 @@ def test_completed_steps_are_compensated_newest_first(sqlite_store) -> None:
         handle.result()
 
 
-def test_a_failed_step_is_not_compensated(sqlite_store) -> None:
+def test_a_failed_step_is_not_compensated(store) -> None:
     book.run("bob", 5000)
     assert LEDGER == ["reserve", "charge", "cancel hotel-bob"]
 
 
-def test_cancel_compensates_too(sqlite_store) -> None:
+def test_cancel_compensates_too(store) -> None:
     gate = threading.Event()
     started = threading.Event()
 
@@ -165,14 +165,14 @@ def test_cancel_compensates_too(sqlite_store) -> None:
 
     handle = trip.start()
     assert started.wait(10)
-    legato.cancel(handle.run_id, store=sqlite_store)
+    legato.cancel(handle.run_id, store=store)
     gate.set()
     handle.wait(10)
     assert handle.state is RunState.CANCELLED
     assert LEDGER == ["cancel hotel-cy"]
 
 
-def test_retry_on_result(sqlite_store) -> None:
+def test_retry_on_result(store) -> None:
     answers = iter([None, None, 42])
 
     @task(retries=3, retry_on_result=lambda value: value is None)
@@ -188,7 +188,7 @@ def test_retry_on_result(sqlite_store) -> None:
     assert handle.steps[0].attempts == 3
 
 
-def test_retry_from_an_earlier_step(sqlite_store) -> None:
+def test_retry_from_an_earlier_step(store) -> None:
     @task
     def a() -> str:
         LEDGER.append("a")
@@ -213,9 +213,7 @@ def test_retry_from_an_earlier_step(sqlite_store) -> None:
     handle = abc.run()
     assert handle.state is RunState.FAILED
     with pytest.raises(legato.RunStateError, match=r"no step 'zz#0'.*a#0, b#0, c#0"):
-        legato.resume(handle.run_id, store=sqlite_store, retry_failed=True, from_step="zz#0")
-    again = legato.resume(
-        handle.run_id, store=sqlite_store, flow=abc, retry_failed=True, from_step="b#0"
-    )
+        legato.resume(handle.run_id, store=store, retry_failed=True, from_step="zz#0")
+    again = legato.resume(handle.run_id, store=store, flow=abc, retry_failed=True, from_step="b#0")
     assert again.result() == "abc"
     assert LEDGER == ["a", "b", "c", "b", "c"]

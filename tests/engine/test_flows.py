@@ -32,20 +32,20 @@ def chain(n: int = 3) -> int:
     return double(value)
 
 
-def test_flow_returns_its_result_and_records_each_step(sqlite_store):
+def test_flow_returns_its_result_and_records_each_step(store):
     assert chain(3) == 6
-    (run,) = sqlite_store.list_runs(RunFilter())
+    (run,) = store.list_runs(RunFilter())
     assert run.state is RunState.COMPLETED
     assert run.flow_name == "chain"
-    steps = sqlite_store.get_steps(run.run_id)
+    steps = store.get_steps(run.run_id)
     assert [s.key for s in steps] == ["add_one#0", "add_one#1", "add_one#2", "double#0"]
     assert all(s.state is StepState.COMPLETED and s.attempts == 1 for s in steps)
     assert [legato.serialization.loads(s.result) for s in steps] == [1, 2, 3, 6]
 
 
-def test_history_has_every_transition_in_order(sqlite_store):
+def test_history_has_every_transition_in_order(store):
     handle = chain.run(1)
-    events = [(e.kind, e.state, e.step_key) for e in sqlite_store.get_events(handle.run_id)]
+    events = [(e.kind, e.state, e.step_key) for e in store.get_events(handle.run_id)]
     assert events == [
         ("run", "running", None),
         ("step", "running", "add_one#0"),
@@ -56,20 +56,20 @@ def test_history_has_every_transition_in_order(sqlite_store):
     ]
 
 
-def test_calling_a_task_outside_a_flow_just_calls_it(sqlite_store):
+def test_calling_a_task_outside_a_flow_just_calls_it(store):
     assert add_one(41) == 42
-    assert sqlite_store.list_runs(RunFilter()) == []
+    assert store.list_runs(RunFilter()) == []
 
 
-def test_run_handle_gives_id_state_and_result(sqlite_store):
+def test_run_handle_gives_id_state_and_result(store):
     handle = chain.run(2)
     assert handle.state is RunState.COMPLETED
     assert handle.result() == 4
-    again = legato.get_run(handle.run_id, store=sqlite_store)
+    again = legato.get_run(handle.run_id, store=store)
     assert again.result() == 4
 
 
-def test_start_returns_at_once_and_result_waits(sqlite_store):
+def test_start_returns_at_once_and_result_waits(store):
     gate = threading.Event()
 
     @task
@@ -88,7 +88,7 @@ def test_start_returns_at_once_and_result_waits(sqlite_store):
     assert handle.state is RunState.COMPLETED
 
 
-def test_task_failure_reraises_original_type_with_run_and_step(sqlite_store):
+def test_task_failure_reraises_original_type_with_run_and_step(store):
     @task
     def explode() -> None:
         raise KeyError("missing")
@@ -99,16 +99,16 @@ def test_task_failure_reraises_original_type_with_run_and_step(sqlite_store):
 
     with pytest.raises(KeyError) as info:
         boom()
-    (run,) = sqlite_store.list_runs(RunFilter())
+    (run,) = store.list_runs(RunFilter())
     assert run.run_id in str(info.value) and "explode#0" in str(info.value)
     assert run.state is RunState.FAILED
     assert run.error is not None and run.error.type == "builtins.KeyError"
-    (step,) = sqlite_store.get_steps(run.run_id)
+    (step,) = store.get_steps(run.run_id)
     assert step.state is StepState.FAILED
     assert "missing" in step.error.message and "Traceback" in step.error.traceback
 
 
-def test_try_except_around_a_task_lets_the_run_go_on(sqlite_store):
+def test_try_except_around_a_task_lets_the_run_go_on(store):
     @task
     def fails() -> None:
         raise ValueError("nope")
@@ -127,16 +127,16 @@ def test_try_except_around_a_task_lets_the_run_go_on(sqlite_store):
     assert states == {"fails#0": StepState.FAILED, "add_one#0": StepState.COMPLETED}
 
 
-def test_bad_parameters_are_rejected_before_anything_is_written(sqlite_store):
+def test_bad_parameters_are_rejected_before_anything_is_written(store):
     with pytest.raises(ParameterError) as info:
         chain(1, 2)  # type: ignore[call-arg]
     assert "n: int = 3" in str(info.value)
     with pytest.raises(ParameterError):
         chain(m=1)  # type: ignore[call-arg]
-    assert sqlite_store.list_runs(RunFilter()) == []
+    assert store.list_runs(RunFilter()) == []
 
 
-def test_unserializable_parameter_is_rejected_before_anything_is_written(sqlite_store):
+def test_unserializable_parameter_is_rejected_before_anything_is_written(store):
     @flow
     def takes(lock: object) -> None:
         return None
@@ -144,10 +144,10 @@ def test_unserializable_parameter_is_rejected_before_anything_is_written(sqlite_
     with pytest.raises(SerializationError) as info:
         takes(threading.Lock())
     assert "lock" in str(info.value).lower()
-    assert sqlite_store.list_runs(RunFilter()) == []
+    assert store.list_runs(RunFilter()) == []
 
 
-def test_unserializable_result_fails_the_step_naming_task_and_type(sqlite_store):
+def test_unserializable_result_fails_the_step_naming_task_and_type(store):
     @task
     def makes_lock() -> object:
         return threading.Lock()
@@ -177,15 +177,15 @@ def points() -> list[Point]:
     return [make_point(1), make_point(2)]
 
 
-def test_dataclass_results_round_trip_through_the_store(sqlite_store):
+def test_dataclass_results_round_trip_through_the_store(store):
     handle = points.run()
     assert handle.result() == [Point(1, 2), Point(2, 3)]
-    stored = legato.get_run(handle.run_id, store=sqlite_store)
+    stored = legato.get_run(handle.run_id, store=store)
     assert stored.record.result is not None
     assert legato.serialization.loads(stored.record.result) == [Point(1, 2), Point(2, 3)]
 
 
-def test_run_context_inside_a_task(sqlite_store):
+def test_run_context_inside_a_task(store):
     seen = {}
 
     @task
@@ -209,7 +209,7 @@ def test_run_context_inside_a_task(sqlite_store):
     assert seen["run_id"] == handle.run_id
     assert seen["key"] == "who#0" and seen["attempt"] == 1 and seen["flow"] == "ctx_flow"
     assert seen["idem"] == f"{handle.run_id}:who#0" == handle.result()
-    logs = sqlite_store.get_logs(handle.run_id, step_key="who#0")
+    logs = store.get_logs(handle.run_id, step_key="who#0")
     assert [(r.level, r.message) for r in logs] == [("INFO", "hello from who#0")]
 
 
@@ -269,7 +269,7 @@ def test_decorators_keep_name_and_doc():
     assert documented.__doc__ == "Adds nothing."
 
 
-def test_child_flow_is_a_child_run(sqlite_store):
+def test_child_flow_is_a_child_run(store):
     @flow
     def child(x: int) -> int:
         return add_one(x)
@@ -282,12 +282,12 @@ def test_child_flow_is_a_child_run(sqlite_store):
     assert handle.result() == 13
     steps = handle.steps
     assert [s.key for s in steps] == ["child#0", "child#1"]
-    children = sqlite_store.list_runs(RunFilter(parent_run_id=handle.run_id))
+    children = store.list_runs(RunFilter(parent_run_id=handle.run_id))
     assert {c.run_id for c in children} == {s.child_run_id for s in steps}
     assert all(c.parent_run_id == handle.run_id and c.state is RunState.COMPLETED for c in children)
 
 
-def test_gather_accepts_futures_or_a_list(sqlite_store):
+def test_gather_accepts_futures_or_a_list(store):
     @flow
     def both() -> tuple[list[int], list[int]]:
         a = gather(add_one.submit(1), add_one.submit(2))
@@ -328,7 +328,7 @@ def test_methods_are_refused_when_decorated_with_what_to_do(decorator):
     assert "self" in message and "module level" in message and "@staticmethod" in message
 
 
-def test_static_methods_and_nested_functions_taking_self_are_still_accepted(sqlite_store):
+def test_static_methods_and_nested_functions_taking_self_are_still_accepted(store):
     class Tools:
         @staticmethod
         @task
@@ -346,7 +346,7 @@ def test_static_methods_and_nested_functions_taking_self_are_still_accepted(sqli
     assert uses_them() == "AA"
 
 
-def test_an_unstorable_flow_result_gets_a_hint_a_flow_can_follow(sqlite_store):
+def test_an_unstorable_flow_result_gets_a_hint_a_flow_can_follow(store):
     @flow
     def returns_a_lock() -> object:
         return threading.Lock()

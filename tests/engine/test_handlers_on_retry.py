@@ -70,32 +70,28 @@ AGAIN = ["charge", "alert charge#0", "alert run"]
 
 
 @pytest.mark.parametrize("from_step", [None, "charge#0"])
-def test_a_retry_that_fails_again_runs_the_handlers_again(
-    sqlite_store, checkout, from_step
-) -> None:
+def test_a_retry_that_fails_again_runs_the_handlers_again(store, checkout, from_step) -> None:
     flow, ledger = checkout
     handle = flow.run()
     assert handle.state is RunState.FAILED
     assert lines(ledger) == ONE_FAILURE
 
     for _ in range(2):
-        again = legato.resume(
-            handle.run_id, store=sqlite_store, retry_failed=True, from_step=from_step
-        )
+        again = legato.resume(handle.run_id, store=store, retry_failed=True, from_step=from_step)
         assert again.state is RunState.FAILED
     assert lines(ledger) == ONE_FAILURE + AGAIN + AGAIN
 
 
-def test_a_run_retried_by_a_worker_runs_the_handlers_again(sqlite_store, checkout) -> None:
+def test_a_run_retried_by_a_worker_runs_the_handlers_again(store, checkout) -> None:
     flow, ledger = checkout
     run_id = flow.submit().run_id
-    worker = Worker(sqlite_store)
+    worker = Worker(store)
     for expected in (ONE_FAILURE, ONE_FAILURE + AGAIN):
         if expected is not ONE_FAILURE:
-            assert sqlite_store.requeue_run(run_id, now=utcnow(), message="retry", by="test")
+            assert store.requeue_run(run_id, now=utcnow(), message="retry", by="test")
         worker.tick()
         deadline = time.monotonic() + 30
-        while sqlite_store.get_run(run_id).state is not RunState.FAILED:
+        while store.get_run(run_id).state is not RunState.FAILED:
             assert time.monotonic() < deadline, "the worker did not finish the run"
             time.sleep(0.01)
             worker.tick()

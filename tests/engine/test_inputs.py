@@ -74,14 +74,14 @@ def asks(store, run_id: str, name: str) -> bool:
     )
 
 
-def test_small_refunds_go_through_without_anyone(sqlite_store) -> None:
+def test_small_refunds_go_through_without_anyone(store) -> None:
     assert refund_approval.refund("o-1", 80) == "o-1: refunded 80 for o-1"
 
 
-def test_a_large_refund_waits_for_a_manager_and_goes_on_once_approved(sqlite_store) -> None:
+def test_a_large_refund_waits_for_a_manager_and_goes_on_once_approved(store) -> None:
     handle = refund_approval.refund.run("o-2", 900)
     assert handle.state is RunState.WAITING
-    (question,) = sqlite_store.open_inputs()
+    (question,) = store.open_inputs()
     assert question.run_id == handle.run_id and question.state is StepState.WAITING
     asked = legato.serialization.loads(question.result)
     assert asked["prompt"] == "Refund 900 for order o-2?" and asked["roles"] == ["manager"]
@@ -93,20 +93,20 @@ def test_a_large_refund_waits_for_a_manager_and_goes_on_once_approved(sqlite_sto
         )
     with pytest.raises(InputError, match="may be answered by manager"):
         legato.answer_input(handle.run_id, "manager", {"approved": True}, by="bob", role="intern")
-    assert sqlite_store.get_run(handle.run_id).state is RunState.WAITING  # still waiting
+    assert store.get_run(handle.run_id).state is RunState.WAITING  # still waiting
 
     legato.answer_input(
         handle.run_id, "manager", {"approved": True, "note": "ok"}, by="ana", role="manager"
     )
     with pytest.raises(InputError, match="already answered by ana"):
         legato.answer_input(handle.run_id, "manager", {"approved": False}, by="cy", role="manager")
-    finish(sqlite_store, handle.run_id)
+    finish(store, handle.run_id)
     assert legato.get_run(handle.run_id).result() == "o-2: refunded 900 for o-2"
-    history = [e.message for e in sqlite_store.get_events(handle.run_id) if e.by == "ana"]
+    history = [e.message for e in store.get_events(handle.run_id) if e.by == "ana"]
     assert history == ["input 'manager' answered"]
 
 
-def test_a_declined_refund_and_the_replay_keeps_the_recorded_answer(sqlite_store) -> None:
+def test_a_declined_refund_and_the_replay_keeps_the_recorded_answer(store) -> None:
     handle = refund_approval.refund.run("o-3", 900)
     legato.answer_input(
         handle.run_id,
@@ -115,11 +115,11 @@ def test_a_declined_refund_and_the_replay_keeps_the_recorded_answer(sqlite_store
         by="ana",
         role="manager",
     )
-    finish(sqlite_store, handle.run_id)
+    finish(store, handle.run_id)
     assert legato.get_run(handle.run_id).result() == "o-3: refund declined: no receipt"
 
 
-def test_two_answers_raced_exactly_one_wins(sqlite_store) -> None:
+def test_two_answers_raced_exactly_one_wins(store) -> None:
     handle = refund_approval.refund.run("o-4", 900)
     results: list[str] = []
 
@@ -158,15 +158,15 @@ def rejects() -> str:
     return "approved"
 
 
-def test_timeout_and_rejection_reach_the_flow(sqlite_store) -> None:
+def test_timeout_and_rejection_reach_the_flow(store) -> None:
     assert asks_with_timeout() == "nobody answered"
     handle = rejects.run()
     legato.answer_input(handle.run_id, "boss", reject="too expensive", by="cy")
-    finish(sqlite_store, handle.run_id)
+    finish(store, handle.run_id)
     assert legato.get_run(handle.run_id).result() == "rejected by cy: too expensive"
 
 
-def test_answering_what_is_not_asked_says_so(sqlite_store) -> None:
+def test_answering_what_is_not_asked_says_so(store) -> None:
     handle = rejects.run()
     with pytest.raises(InputError, match="not waiting for input 'other'.*boss"):
         legato.answer_input(handle.run_id, "other", {}, by="x")
@@ -311,7 +311,7 @@ def shipment() -> str:
 
 
 def test_unknown_nested_fields_are_named_by_path_and_allowed_extras_are_kept(
-    sqlite_store,
+    store,
 ) -> None:
     handle = shipment.run()
     wrong = {"where": {"city": "Oslo", "since": "2020-01-02", "zip": "0150"}, "crates": []}
@@ -321,7 +321,7 @@ def test_unknown_nested_fields_are_named_by_path_and_allowed_extras_are_kept(
         legato.answer_input(handle.run_id, "shipment", wrong, by="ana")
     right = {"where": {"city": "Oslo", "since": "2020-01-02"}, "crates": [{"label": "a", "kg": 3}]}
     legato.answer_input(handle.run_id, "shipment", right, by="ana")
-    finish(sqlite_store, handle.run_id)
+    finish(store, handle.run_id)
     assert legato.get_run(handle.run_id).result() == "Oslo: [{'label': 'a', 'kg': 3}]"
 
 
@@ -339,11 +339,11 @@ def counts() -> int:
     return int(legato.wait_for_input("count", schema=Counter).n)
 
 
-def test_a_schema_that_does_not_read_back_its_own_json_refuses_the_answer(sqlite_store) -> None:
+def test_a_schema_that_does_not_read_back_its_own_json_refuses_the_answer(store) -> None:
     handle = counts.run()
     with pytest.raises(InputError, match="does not read back as the same value"):
         legato.answer_input(handle.run_id, "count", {"n": 1}, by="ana")
-    assert sqlite_store.get_input(handle.run_id, "count") is None
+    assert store.get_input(handle.run_id, "count") is None
 
 
 class PlanV1(BaseModel):
@@ -365,14 +365,14 @@ def plans() -> int:
 
 
 def test_an_answer_the_changed_schema_cannot_read_fails_the_run_saying_what_to_do(
-    sqlite_store,
+    store,
 ) -> None:
     handle = plans.run()
     legato.answer_input(handle.run_id, "plan", {"steps": 3}, by="ana")
     PLAN_SCHEMA["plan"] = PlanV2
     try:
-        finish(sqlite_store, handle.run_id)
-        failed = sqlite_store.get_run(handle.run_id)
+        finish(store, handle.run_id)
+        failed = store.get_run(handle.run_id)
         assert failed.state is RunState.FAILED
         with pytest.raises(RunFailedError, match="InputError") as error:
             legato.get_run(handle.run_id).result()
@@ -382,5 +382,5 @@ def test_an_answer_the_changed_schema_cannot_read_fails_the_run_saying_what_to_d
     finally:
         PLAN_SCHEMA["plan"] = PlanV1
     legato.resume(handle.run_id, retry_failed=True)
-    finish(sqlite_store, handle.run_id)
+    finish(store, handle.run_id)
     assert legato.get_run(handle.run_id).result() == 3

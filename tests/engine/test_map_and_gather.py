@@ -24,7 +24,7 @@ def _clear() -> None:
 
 
 def test_map_of_unequal_lengths_runs_nothing_and_names_the_task_and_lengths(
-    sqlite_store,
+    store,
 ) -> None:
     @flow
     def sums() -> list[int]:
@@ -41,7 +41,7 @@ def test_map_of_unequal_lengths_runs_nothing_and_names_the_task_and_lengths(
     assert handle.state is RunState.FAILED
 
 
-def test_map_of_equal_lengths_accepts_generators(sqlite_store) -> None:
+def test_map_of_equal_lengths_accepts_generators(store) -> None:
     @flow
     def sums() -> list[int]:
         return gather(add.map((i for i in range(3)), iter([10, 20, 30])))
@@ -54,7 +54,7 @@ def boom(i: int) -> int:
     raise ValueError(f"boom {i}")
 
 
-def test_gather_counts_as_looking_at_every_failure(sqlite_store) -> None:
+def test_gather_counts_as_looking_at_every_failure(store) -> None:
     @flow
     def tolerant() -> str:
         try:
@@ -66,7 +66,7 @@ def test_gather_counts_as_looking_at_every_failure(sqlite_store) -> None:
     assert tolerant() == "caught 1"
 
 
-def test_gather_of_an_iterable_counts_as_looking_at_every_failure(sqlite_store) -> None:
+def test_gather_of_an_iterable_counts_as_looking_at_every_failure(store) -> None:
     @flow
     def tolerant() -> str:
         try:
@@ -78,7 +78,7 @@ def test_gather_of_an_iterable_counts_as_looking_at_every_failure(sqlite_store) 
     assert tolerant() == "caught"
 
 
-def test_a_failure_not_given_to_gather_still_fails_the_run(sqlite_store) -> None:
+def test_a_failure_not_given_to_gather_still_fails_the_run(store) -> None:
     @flow
     def careless() -> str:
         boom.submit(9)

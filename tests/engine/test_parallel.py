@@ -23,7 +23,7 @@ def total(values: list[int]) -> int:
     return sum(values)
 
 
-def test_map_runs_steps_in_parallel_and_keys_follow_program_order(sqlite_store):
+def test_map_runs_steps_in_parallel_and_keys_follow_program_order(store):
     @flow
     def squares() -> int:
         return total(slow_square.map(range(6)))
@@ -43,7 +43,7 @@ def test_map_runs_steps_in_parallel_and_keys_follow_program_order(sqlite_store):
     )
 
 
-def test_future_passed_as_argument_is_awaited_first(sqlite_store):
+def test_future_passed_as_argument_is_awaited_first(store):
     order = []
     lock = threading.Lock()
 
@@ -68,7 +68,7 @@ def test_future_passed_as_argument_is_awaited_first(sqlite_store):
     assert order == ["produce", "consume"]
 
 
-def test_failed_submission_nobody_awaited_fails_the_run(sqlite_store):
+def test_failed_submission_nobody_awaited_fails_the_run(store):
     @task
     def bad() -> None:
         raise RuntimeError("lost in the background")
@@ -84,7 +84,7 @@ def test_failed_submission_nobody_awaited_fails_the_run(sqlite_store):
         handle.result()
 
 
-def test_downstream_of_a_failed_step_is_skipped_and_gets_the_error(sqlite_store):
+def test_downstream_of_a_failed_step_is_skipped_and_gets_the_error(store):
     @task
     def bad() -> int:
         raise ValueError("upstream broke")
@@ -104,7 +104,7 @@ def test_downstream_of_a_failed_step_is_skipped_and_gets_the_error(sqlite_store)
     assert states == {"bad#0": StepState.FAILED, "add#0": StepState.SKIPPED}
 
 
-def test_async_tasks_run_concurrently_on_an_event_loop(sqlite_store):
+def test_async_tasks_run_concurrently_on_an_event_loop(store):
     @task
     async def fetch(i: int) -> int:
         await asyncio.sleep(0.2)
@@ -122,7 +122,7 @@ def test_async_tasks_run_concurrently_on_an_event_loop(sqlite_store):
     assert latest_start < earliest_end
 
 
-def test_async_task_called_directly_from_a_sync_flow_returns_its_value(sqlite_store):
+def test_async_task_called_directly_from_a_sync_flow_returns_its_value(store):
     @task
     async def greet(name: str) -> str:
         await asyncio.sleep(0)

@@ -46,35 +46,35 @@ def _reset():
     BROKEN["b"] = True
 
 
-def test_retrying_a_failed_run_replays_completed_steps(sqlite_store):
+def test_retrying_a_failed_run_replays_completed_steps(store):
     handle = abc.run()
     assert handle.state is RunState.FAILED
     BROKEN["b"] = False
-    again = legato.resume(handle.run_id, store=sqlite_store, retry_failed=True)
+    again = legato.resume(handle.run_id, store=store, retry_failed=True)
     assert again.result() == 20
     assert LEDGER == ["a", "b", "b", "c"]
     assert again.state is RunState.COMPLETED
     steps = {s.key: s for s in again.steps}
     assert steps["step_b#0"].attempts == 2
-    messages = [e.message or "" for e in sqlite_store.get_events(handle.run_id) if e.kind == "run"]
+    messages = [e.message or "" for e in store.get_events(handle.run_id) if e.kind == "run"]
     assert any("retried by replay" in m for m in messages)
 
 
-def test_resume_without_retry_refuses_a_failed_run(sqlite_store):
+def test_resume_without_retry_refuses_a_failed_run(store):
     handle = abc.run()
     with pytest.raises(RunStateError, match="runs retry"):
-        legato.resume(handle.run_id, store=sqlite_store)
+        legato.resume(handle.run_id, store=store)
 
 
-def test_resuming_a_completed_run_returns_its_result_without_running(sqlite_store):
+def test_resuming_a_completed_run_returns_its_result_without_running(store):
     BROKEN["b"] = False
     handle = abc.run()
     LEDGER.clear()
-    assert legato.resume(handle.run_id, store=sqlite_store).result() == 20
+    assert legato.resume(handle.run_id, store=store).result() == 20
     assert LEDGER == []
 
 
-def test_changed_flow_raises_non_determinism_naming_both(sqlite_store):
+def test_changed_flow_raises_non_determinism_naming_both(store):
     handle = abc.run()
 
     @flow(name="abc")
@@ -82,19 +82,19 @@ def test_changed_flow_raises_non_determinism_naming_both(sqlite_store):
         return step_c(step_a())  # step_b was removed from the middle
 
     BROKEN["b"] = False
-    again = legato.resume(handle.run_id, store=sqlite_store, flow=changed, retry_failed=True)
+    again = legato.resume(handle.run_id, store=store, flow=changed, retry_failed=True)
     with pytest.raises(NonDeterminismError) as info:
         again.result()
     assert "step_b#0" in str(info.value) and "'step_c'" in str(info.value)
     assert handle.run_id in str(info.value)
 
 
-def test_unknown_run_id_is_a_clear_error(sqlite_store):
+def test_unknown_run_id_is_a_clear_error(store):
     with pytest.raises(RunNotFoundError, match="nope"):
-        legato.resume("nope", store=sqlite_store)
+        legato.resume("nope", store=store)
 
 
-def test_cache_reuses_results_across_runs(sqlite_store):
+def test_cache_reuses_results_across_runs(store):
     calls = []
 
     @task(cache_key="inputs", cache_ttl=timedelta(hours=1))
@@ -115,7 +115,7 @@ def test_cache_reuses_results_across_runs(sqlite_store):
     assert step.cached and step.state is StepState.COMPLETED
 
 
-def test_cache_key_function_and_expiry(sqlite_store):
+def test_cache_key_function_and_expiry(store):
     calls = []
 
     @task(cache_key=lambda user, **_: f"user-{user}", cache_ttl=0.05)
@@ -137,7 +137,7 @@ def test_cache_key_function_and_expiry(sqlite_store):
     assert calls == ["ada", "ada"]
 
 
-def test_cancel_stops_a_run_at_the_next_step(sqlite_store):
+def test_cancel_stops_a_run_at_the_next_step(store):
     import threading
 
     started = threading.Event()
@@ -159,18 +159,18 @@ def test_cancel_stops_a_run_at_the_next_step(sqlite_store):
 
     handle = f.start()
     assert started.wait(10)
-    legato.cancel(handle.run_id, store=sqlite_store, reason="testing", by="me")
+    legato.cancel(handle.run_id, store=store, reason="testing", by="me")
     release.set()
     handle.wait(10)
     assert handle.state is RunState.CANCELLED
     assert "second" not in LEDGER
-    cancel_events = [e for e in sqlite_store.get_events(handle.run_id) if e.state == "cancelled"]
+    cancel_events = [e for e in store.get_events(handle.run_id) if e.state == "cancelled"]
     assert cancel_events[0].by == "me" and cancel_events[0].message == "testing"
     with pytest.raises(RunStateError, match="already ended"):
-        legato.cancel(handle.run_id, store=sqlite_store)
+        legato.cancel(handle.run_id, store=store)
 
 
-def test_cancelling_a_parent_cancels_its_running_child_first(sqlite_store):
+def test_cancelling_a_parent_cancels_its_running_child_first(store):
     import threading
 
     from legato.records import RunFilter
@@ -199,12 +199,12 @@ def test_cancelling_a_parent_cancels_its_running_child_first(sqlite_store):
 
     handle = parent.start()
     assert started.wait(10)
-    legato.cancel(handle.run_id, store=sqlite_store)
-    (child_run,) = sqlite_store.list_runs(RunFilter(parent_run_id=handle.run_id))
-    assert sqlite_store.get_run(child_run.run_id).state is RunState.CANCELLED
+    legato.cancel(handle.run_id, store=store)
+    (child_run,) = store.list_runs(RunFilter(parent_run_id=handle.run_id))
+    assert store.get_run(child_run.run_id).state is RunState.CANCELLED
     release.set()
     handle.wait(10)
     assert handle.state is RunState.CANCELLED
     assert LEDGER == []
-    child_events = sqlite_store.get_events(child_run.run_id)
+    child_events = store.get_events(child_run.run_id)
     assert any(e.message == f"parent run {handle.run_id} cancelled" for e in child_events)

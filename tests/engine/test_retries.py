@@ -46,7 +46,7 @@ def test_jitter_stays_within_its_fraction():
     assert len(set(delays)) > 100
 
 
-def test_retries_means_retries_after_the_first_attempt(sqlite_store):
+def test_retries_means_retries_after_the_first_attempt(store):
     calls = []
 
     @task(retries=2, retry_delay=0)
@@ -65,9 +65,7 @@ def test_retries_means_retries_after_the_first_attempt(sqlite_store):
     assert len(calls) == 3
     (step,) = handle.steps
     assert step.attempts == 3 and step.state is StepState.COMPLETED
-    history = [
-        (e.state, e.attempt) for e in sqlite_store.get_events(handle.run_id) if e.kind == "step"
-    ]
+    history = [(e.state, e.attempt) for e in store.get_events(handle.run_id) if e.kind == "step"]
     assert history == [
         ("running", 1),
         ("retrying", 1),
@@ -78,7 +76,7 @@ def test_retries_means_retries_after_the_first_attempt(sqlite_store):
     ]
 
 
-def test_exhausted_retries_fail_with_the_original_exception(sqlite_store):
+def test_exhausted_retries_fail_with_the_original_exception(store):
     @task(retries=1, retry_delay=0)
     def always() -> None:
         raise ConnectionError("down")
@@ -91,7 +89,7 @@ def test_exhausted_retries_fail_with_the_original_exception(sqlite_store):
         f()
 
 
-def test_retries_really_wait(sqlite_store):
+def test_retries_really_wait(store):
     stamps = []
 
     @task(retries=2, retry_delay=0.15)
@@ -109,7 +107,7 @@ def test_retries_really_wait(sqlite_store):
     assert all(gap >= 0.15 for gap in gaps)
 
 
-def test_permanent_errors_are_not_retried(sqlite_store):
+def test_permanent_errors_are_not_retried(store):
     calls = []
 
     class BadInput(Permanent):
@@ -129,7 +127,7 @@ def test_permanent_errors_are_not_retried(sqlite_store):
     assert len(calls) == 1
 
 
-def test_retry_on_limits_which_errors_retry(sqlite_store):
+def test_retry_on_limits_which_errors_retry(store):
     calls = []
 
     @task(retries=3, retry_delay=0, retry_on=[ConnectionError])
@@ -146,7 +144,7 @@ def test_retry_on_limits_which_errors_retry(sqlite_store):
     assert len(calls) == 1
 
 
-def test_retry_on_predicate(sqlite_store):
+def test_retry_on_predicate(store):
     calls = []
 
     @task(retries=3, retry_delay=0, retry_on=lambda exc: "429" in str(exc))
@@ -167,7 +165,7 @@ def test_retry_on_predicate(sqlite_store):
     assert len(calls) == 2
 
 
-def test_sync_timeout_fails_the_attempt_and_retries_apply(sqlite_store):
+def test_sync_timeout_fails_the_attempt_and_retries_apply(store):
     calls = []
 
     @task(timeout=0.2, retries=1, retry_delay=0)
@@ -184,11 +182,11 @@ def test_sync_timeout_fails_the_attempt_and_retries_apply(sqlite_store):
 
     handle = f.run()
     assert handle.result() == "fast"
-    events = [e for e in sqlite_store.get_events(handle.run_id) if e.state == "retrying"]
+    events = [e for e in store.get_events(handle.run_id) if e.state == "retrying"]
     assert len(events) == 1 and "timeout" in events[0].message
 
 
-def test_async_timeout_cancels_and_raises_step_timeout(sqlite_store):
+def test_async_timeout_cancels_and_raises_step_timeout(store):
     import asyncio
 
     @task(timeout=0.1)
@@ -203,7 +201,7 @@ def test_async_timeout_cancels_and_raises_step_timeout(sqlite_store):
         f()
 
 
-def test_flow_retries_replay_completed_steps(sqlite_store):
+def test_flow_retries_replay_completed_steps(store):
     ran = []
     failures = [1]
 
@@ -228,7 +226,7 @@ def test_flow_retries_replay_completed_steps(sqlite_store):
     assert ran == ["a", "b", "b"]
 
 
-def test_retry_policies_per_exception_type(sqlite_store):
+def test_retry_policies_per_exception_type(store):
     errors = iter([ConnectionError("a"), ConnectionError("b"), ConnectionError("c"), None])
 
     @task(retries=0, retry_policies={ConnectionError: {"retries": 3, "retry_delay": 0}})
@@ -246,7 +244,7 @@ def test_retry_policies_per_exception_type(sqlite_store):
     assert handle.result() == "through" and handle.steps[0].attempts == 4
 
 
-def test_the_most_specific_policy_wins_and_others_use_the_task_s(sqlite_store):
+def test_the_most_specific_policy_wins_and_others_use_the_task_s(store):
     calls: list[str] = []
 
     class Throttled(ConnectionError):
@@ -282,7 +280,7 @@ def test_bad_retry_policies_are_named():
         def bad2() -> None: ...
 
 
-def test_an_async_body_that_swallows_its_cancellation_still_times_out(sqlite_store):
+def test_an_async_body_that_swallows_its_cancellation_still_times_out(store):
     import asyncio
 
     finished = []
@@ -308,7 +306,7 @@ def test_an_async_body_that_swallows_its_cancellation_still_times_out(sqlite_sto
     assert step.state is StepState.FAILED and step.result is None
 
 
-def test_an_async_body_that_keeps_running_after_its_timeout_is_abandoned(sqlite_store):
+def test_an_async_body_that_keeps_running_after_its_timeout_is_abandoned(store):
     import asyncio
 
     @task(timeout=0.1)
@@ -377,7 +375,7 @@ def test_non_finite_retry_shapes_are_refused(options, named):
         def bad() -> None: ...
 
 
-def test_durable_waits_refuse_non_finite_durations(sqlite_store):
+def test_durable_waits_refuse_non_finite_durations(store):
     import legato
 
     @flow

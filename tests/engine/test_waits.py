@@ -41,7 +41,7 @@ def naps(seconds: float) -> str:
     return after(x)
 
 
-def test_a_short_sleep_is_slept_through(sqlite_store) -> None:
+def test_a_short_sleep_is_slept_through(store) -> None:
     started = time.monotonic()
     handle = naps.run(0.2)
     assert handle.result() == "ba"
@@ -50,7 +50,7 @@ def test_a_short_sleep_is_slept_through(sqlite_store) -> None:
     assert steps["sleep#0"].state is StepState.COMPLETED
 
 
-def test_a_long_sleep_suspends_the_run_and_a_worker_resumes_it(sqlite_store) -> None:
+def test_a_long_sleep_suspends_the_run_and_a_worker_resumes_it(store) -> None:
     from legato.worker import Worker
 
     handle = naps.run(1.5)  # longer than INLINE_WAIT: suspends
@@ -63,27 +63,27 @@ def test_a_long_sleep_suspends_the_run_and_a_worker_resumes_it(sqlite_store) -> 
     steps = {s.key: s.state for s in handle.steps}
     assert steps == {"before#0": StepState.COMPLETED, "sleep#0": StepState.WAITING}
 
-    worker = Worker(sqlite_store)
+    worker = Worker(store)
     assert worker.tick() == []  # not due yet: nothing to claim, nothing held meanwhile
     time.sleep(max(0.0, (record.wake_at - datetime.now(UTC)).total_seconds()))
     assert worker.tick() == [handle.run_id]
     deadline = time.monotonic() + 20
     while worker.active() and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert legato.get_run(handle.run_id, store=sqlite_store).result() == "ba"
+    assert legato.get_run(handle.run_id, store=store).result() == "ba"
     assert LEDGER == ["before", "after"]  # before ran once: replayed after the wait
 
 
-def test_the_wake_time_is_kept_across_replays(sqlite_store) -> None:
+def test_the_wake_time_is_kept_across_replays(store) -> None:
     handle = naps.run(30)
     first = handle.record.wake_at
     time.sleep(0.05)
-    again = legato.resume(handle.run_id, store=sqlite_store, flow=naps)
+    again = legato.resume(handle.run_id, store=store, flow=naps)
     assert again.record.state is RunState.WAITING
     assert again.record.wake_at == first  # not pushed back by resuming early
 
 
-def test_sleep_until_needs_an_aware_datetime(sqlite_store) -> None:
+def test_sleep_until_needs_an_aware_datetime(store) -> None:
     @flow
     def f() -> None:
         legato.sleep_until(datetime(2030, 1, 1))
@@ -92,7 +92,7 @@ def test_sleep_until_needs_an_aware_datetime(sqlite_store) -> None:
         f()
 
 
-def test_sleep_until_in_the_past_does_not_wait(sqlite_store) -> None:
+def test_sleep_until_in_the_past_does_not_wait(store) -> None:
     @flow
     def f() -> str:
         legato.sleep_until(datetime(2020, 1, 1, tzinfo=UTC))
@@ -107,7 +107,7 @@ def test_sleep_outside_a_flow_just_sleeps(tmp_path: Path) -> None:
     assert time.monotonic() - started >= 0.05
 
 
-def test_wait_true_blocks_the_caller_instead_of_suspending(sqlite_store) -> None:
+def test_wait_true_blocks_the_caller_instead_of_suspending(store) -> None:
     started = time.monotonic()
     assert naps.with_options(wait=True)(1.2) == "ba"
     assert time.monotonic() - started >= 1.2
@@ -123,14 +123,14 @@ def listens() -> int:
     return legato.wait_for_event("ping", timeout=30)
 
 
-def test_wait_true_blocks_until_an_answer_or_an_event_arrives(sqlite_store) -> None:
+def test_wait_true_blocks_until_an_answer_or_an_event_arrives(store) -> None:
     import threading
 
     def answer_later() -> None:
         for _ in range(200):
             time.sleep(0.05)
-            runs = sqlite_store.list_runs(legato.records.RunFilter(flow_name="asks"))
-            if runs and sqlite_store.open_inputs():
+            runs = store.list_runs(legato.records.RunFilter(flow_name="asks"))
+            if runs and store.open_inputs():
                 legato.answer_input(runs[0].run_id, "ok", {"answer": "yes"}, by="t")
                 return
 
