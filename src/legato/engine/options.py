@@ -314,7 +314,7 @@ def _priority(value: object) -> int:
 
 
 def _predicate(value: object, *, option: str) -> Callable[[Any], bool] | None:
-    if value is not None and (not callable(value) or isinstance(value, type)):
+    if value is not None and not callable(value):
         raise OptionError(
             option=option,
             value=value,
@@ -324,7 +324,7 @@ def _predicate(value: object, *, option: str) -> Callable[[Any], bool] | None:
 
 
 def _cache_key(value: object) -> CacheKey:
-    if value is None or value == "inputs" or (callable(value) and not isinstance(value, type)):
+    if value is None or value == "inputs" or callable(value):
         return value
     raise OptionError(
         option="cache_key",
