@@ -72,7 +72,11 @@ class OptionError(DefinitionError):
     def at(self, where: str) -> OptionError:
         """The same error given at ``where``."""
         return OptionError(
-            option=self.option, value=self.value, allowed=self.allowed, where=where, shown=self.shown
+            option=self.option,
+            value=self.value,
+            allowed=self.allowed,
+            where=where,
+            shown=self.shown,
         )
 
 
