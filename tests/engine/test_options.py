@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -404,3 +405,15 @@ def test_options_read_from_a_mapping_drive_the_run(store) -> None:
 
     assert uses_it() == "ok"
     assert len(calls) == 3  # the first attempt and the 2 retries the mapping allowed
+
+
+def _documented(heading: str) -> list[str]:
+    reference = Path(__file__).parents[2] / "docs" / "reference.md"
+    section = reference.read_text().split(f"### {heading}\n", 1)[1].split("\n\n", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return [row.split("`")[1] for row in rows]
+
+
+def test_the_reference_documents_exactly_the_options_the_code_takes() -> None:
+    assert _documented("`@task`") == list(TaskOptions.option_names())
+    assert sorted(_documented("`@flow`")) == sorted(FlowOptions.DECLARABLE)
