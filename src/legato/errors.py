@@ -2,6 +2,7 @@
 
     LegatoError
     ├── DefinitionError        a flow or task is declared wrongly (bad option, not a function)
+    │   ├── OptionError        an option of a task or flow has a value it cannot take
     │   ├── ExpressionError    a filter or condition does not parse (with its column)
     │   └── ScheduleError      a cron expression, time zone or interval cannot be used
     ├── UsageError             an API is called where or how it cannot work (outside a flow,
@@ -39,6 +40,44 @@ class LegatoError(Exception):
 
 class DefinitionError(LegatoError, TypeError):
     """A flow or task is declared wrongly: say what, where, and how to fix it."""
+
+
+class OptionError(DefinitionError):
+    """An option of a task or flow has a value it cannot take.
+
+    Carries the ``option`` (``retries``, ``retry_policies[ValueError].jitter``), the
+    ``value`` given, what is ``allowed``, and ``where`` it was given (``@task on fetch
+    (etl.py:12)``, ``flows.yaml:14``; empty when not known yet). ``shown`` replaces the
+    value in the message when it may hold a secret (a store URL's password).
+    """
+
+    def __init__(
+        self,
+        *,
+        option: str,
+        value: object,
+        allowed: str,
+        where: str = "",
+        shown: str | None = None,
+    ) -> None:
+        self.option = option
+        self.value = value
+        self.allowed = allowed
+        self.where = where
+        self.shown = shown
+        prefix = f"{where}: " if where else ""
+        text = shown if shown is not None else repr(value)
+        super().__init__(f"{prefix}{option}={text} {allowed}")
+
+    def at(self, where: str) -> OptionError:
+        """The same error given at ``where``."""
+        return OptionError(
+            option=self.option,
+            value=self.value,
+            allowed=self.allowed,
+            where=where,
+            shown=self.shown,
+        )
 
 
 class ExpressionError(DefinitionError):

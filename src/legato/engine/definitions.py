@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from legato.engine.context import current_run, current_step
 from legato.engine.futures import StepFuture
-from legato.engine.retries import RetryPolicy, to_seconds
+from legato.engine.options import FlowOptions, TaskOptions
 from legato.errors import DefinitionError, ParameterError
 from legato.sources import code_ref
 
@@ -21,9 +18,6 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-SERIALIZERS = ("json", "pickle")
-CacheKey = Callable[..., str] | str | None
 
 
 def where(fn: Callable[..., Any]) -> str:
@@ -85,21 +79,6 @@ class _Definition(Generic[P, R]):
         self.__module__ = fn.__module__
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class TaskOptions:
-    name: str
-    retry: RetryPolicy
-    timeout: float | None = None
-    cache_key: CacheKey = None
-    cache_ttl: timedelta | None = None
-    tags: tuple[str, ...] = ()
-    serializer: str = "json"
-    on_failure: tuple[Any, ...] = ()  # tasks run with a Failure when the step fails
-    compensate: Any = None  # a task run with the step's result if the run fails later
-    retry_on_result: Callable[[Any], bool] | None = None  # True: retry as if it failed
-    retry_policies: tuple[tuple[type[BaseException], RetryPolicy], ...] = ()  # by type
-
-
 class Task(_Definition[P, R]):
     """A function whose calls inside a flow are durable steps.
 
@@ -142,17 +121,10 @@ class Task(_Definition[P, R]):
         return [self.submit(*items, **kwargs) for items in zip(*iterables, strict=True)]
 
     def with_options(self, **changes: Any) -> Task[P, R]:
-        """A copy with some options changed, e.g. ``fetch.with_options(retries=5)``."""
-        from legato.engine.decorators import build_task_options
-
-        current = _task_kwargs(self.options)
-        unknown = set(changes) - set(current)
-        if unknown:
-            raise DefinitionError(
-                f"task {self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(current)}"
-            )
-        current.update(changes)
-        return Task(self.fn, build_task_options(self.fn, **current))
+        """A copy with some options changed, e.g. ``fetch.with_options(retries=5)``;
+        checked like ``@task`` options (``OptionError`` naming the option and value)."""
+        at = f"{self.name}.with_options() for @task on {where(self.fn)}"
+        return Task(self.fn, self.options.changed(changes, where=at))
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
@@ -168,54 +140,6 @@ def _same_length(task_name: str, columns: list[list[Any]]) -> list[list[Any]]:
             "one length, or pass a value shared by every call as a keyword argument."
         )
     return columns
-
-
-def _task_kwargs(options: TaskOptions) -> dict[str, Any]:
-    policy = options.retry
-    return {
-        "name": options.name,
-        "retries": policy.retries,
-        "retry_delay": list(policy.delays),
-        "backoff": policy.backoff,
-        "max_retry_delay": policy.max_delay,
-        "jitter": policy.jitter,
-        "retry_on": policy.retry_on,
-        "timeout": options.timeout,
-        "cache_key": options.cache_key,
-        "cache_ttl": options.cache_ttl,
-        "tags": list(options.tags),
-        "serializer": options.serializer,
-        "on_failure": list(options.on_failure),
-        "compensate": options.compensate,
-        "retry_on_result": options.retry_on_result,
-        "retry_policies": {kind: _policy_kwargs(p) for kind, p in options.retry_policies} or None,
-    }
-
-
-def _policy_kwargs(policy: RetryPolicy) -> dict[str, Any]:
-    return {
-        "retries": policy.retries,
-        "retry_delay": list(policy.delays),
-        "backoff": policy.backoff,
-        "max_retry_delay": policy.max_delay,
-        "jitter": policy.jitter,
-    }
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class FlowOptions:
-    name: str
-    version: str | None = None
-    timeout: float | None = None
-    retries: int = 0
-    store: Any = None  # a Store or URL; None means the process default
-    target: str | None = None  # how another process imports this flow
-    queue: str = "default"  # where submitted runs wait for a worker
-    priority: int = 0  # higher runs first
-    tags: tuple[str, ...] = ()  # for concurrency limits ("tag:T")
-    idempotency_key: str | None = None  # submitting again returns the same run
-    on_failure: tuple[Any, ...] = ()  # tasks run with a Failure when the run fails
-    wait: bool = False  # True: durable waits block the caller instead of suspending
 
 
 class Flow(_Definition[P, R]):
@@ -269,16 +193,10 @@ class Flow(_Definition[P, R]):
         return resume(run_id, store=self.options.store, flow=self)
 
     def with_options(self, **changes: Any) -> Flow[P, R]:
-        """A copy with options changed, e.g. ``my_flow.with_options(store="memory://")``."""
-        known = {f.name for f in dataclasses.fields(FlowOptions)}
-        unknown = set(changes) - known
-        if unknown:
-            raise DefinitionError(
-                f"flow {self.name}: unknown option(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
-        if "timeout" in changes and changes["timeout"] is not None:
-            changes["timeout"] = to_seconds(changes["timeout"], option="timeout", where=self.name)
-        return Flow(self.fn, dataclasses.replace(self.options, **changes))
+        """A copy with options changed, e.g. ``my_flow.with_options(store="memory://")``;
+        checked like ``@flow`` options (``OptionError`` naming the option and value)."""
+        at = f"{self.name}.with_options() for @flow on {where(self.fn)}"
+        return Flow(self.fn, self.options.changed(changes, where=at))
 
     def resolve_store(self) -> Store:
         from legato.engine.context import resolve_store

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from legato.errors import DefinitionError
+from legato.errors import OptionError
 
 if TYPE_CHECKING:
     from legato.engine.definitions import Task
@@ -55,8 +55,11 @@ def as_task(handler: Any, *, option: str, where: str) -> Task[Any, Any]:
         from legato.engine.decorators import task
 
         return task(name=f"{handler.__name__}")(handler)
-    raise DefinitionError(
-        f"{where}: {option}={handler!r} must be a function or a @task taking one argument"
+    raise OptionError(
+        option=option,
+        value=handler,
+        allowed="must be a function or a @task taking one argument",
+        where=where,
     )
 
 

@@ -10,44 +10,144 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from legato.errors import DefinitionError, Permanent
+from legato.errors import OptionError, Permanent
 
 RetryOn = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
 
 
-def to_seconds(value: float | int | timedelta, *, option: str, where: str) -> float:
-    """``value`` (seconds or a timedelta) as seconds; ``DefinitionError`` naming ``option``
+def to_seconds(value: object, *, option: str, where: str = "") -> float:
+    """``value`` (seconds or a timedelta) as seconds; ``OptionError`` naming ``option``
     and ``where`` unless it is a finite, non-negative duration."""
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     else:
-        raise DefinitionError(
-            f"{where}: {option}={value!r} must be seconds (a number) or a timedelta"
+        raise OptionError(
+            option=option,
+            value=value,
+            allowed="must be seconds (a number) or a timedelta",
+            where=where,
         )
     if not math.isfinite(seconds):
-        raise DefinitionError(
-            f"{where}: {option}={value!r} must be a finite number of seconds; for no limit "
-            "leave it unset (None)"
+        raise OptionError(
+            option=option,
+            value=value,
+            allowed="must be a finite number of seconds; for no limit leave it unset (None)",
+            where=where,
         )
     if seconds < 0:
-        raise DefinitionError(f"{where}: {option}={value!r} must not be negative")
+        raise OptionError(option=option, value=value, allowed="must not be negative", where=where)
     return seconds
+
+
+def check_count(value: object, *, option: str) -> int:
+    """``value`` if it is an integer >= 0 (not a bool); else ``OptionError``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise OptionError(option=option, value=value, allowed="must be an integer >= 0, e.g. 3")
+    return value
+
+
+def _delays(value: object) -> tuple[float, ...]:
+    if isinstance(value, str | bytes):
+        raise OptionError(
+            option="retry_delay",
+            value=value,
+            allowed="must be seconds, a timedelta or a list of them, e.g. [1, 5, 30]",
+        )
+    if isinstance(value, Sequence):
+        if not value:
+            raise OptionError(
+                option="retry_delay",
+                value=value,
+                allowed="needs at least one value, e.g. [1, 5, 30]; for no delay use 0",
+            )
+        return tuple(to_seconds(each, option="retry_delay") for each in value)
+    return (to_seconds(value, option="retry_delay"),)
+
+
+def _backoff(value: object) -> float:
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 1
+    ):
+        raise OptionError(
+            option="backoff",
+            value=value,
+            allowed="must be a finite number >= 1 (1 keeps delays as given, 2 doubles them)",
+        )
+    return float(value)
+
+
+def _jitter(value: object) -> float:
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or not 0 <= value <= 1
+    ):
+        raise OptionError(
+            option="jitter",
+            value=value,
+            allowed="must be a fraction in [0, 1], e.g. 0.2 for delays within ±20%",
+        )
+    return float(value)
+
+
+def _is_exception_type(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseException)
+
+
+def _retry_on(value: object) -> RetryOn:
+    if _is_exception_type(value):
+        return (value,)  # type: ignore[return-value]  # checked just above
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        if value and all(_is_exception_type(each) for each in value):
+            return tuple(value)
+    elif callable(value) and not isinstance(value, type):
+        return value  # a predicate of the exception
+    raise OptionError(
+        option="retry_on",
+        value=value,
+        allowed="must be an exception type, a non-empty list of them, or a predicate "
+        "taking the exception and returning True to retry",
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RetryPolicy:
+    """Which failures are retried and the delays between attempts.
+
+    Construction checks and normalizes every field (``delays`` may be given as seconds,
+    a timedelta or a list of them; ``retry_on`` as one exception type) and raises
+    ``OptionError`` named after the task option (``retry_delay``, ``max_retry_delay``)."""
+
     retries: int = 0
     delays: tuple[float, ...] = (0.0,)
     backoff: float = 1.0
     max_delay: float | None = None
     jitter: float = 0.0
     retry_on: RetryOn = (Exception,)
+
+    def __post_init__(self) -> None:
+        cap = self.max_delay
+        checked = {
+            "retries": check_count(self.retries, option="retries"),
+            "delays": _delays(self.delays),
+            "backoff": _backoff(self.backoff),
+            "max_delay": None if cap is None else to_seconds(cap, option="max_retry_delay"),
+            "jitter": _jitter(self.jitter),
+            "retry_on": _retry_on(self.retry_on),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
     @classmethod
     def build(
@@ -61,33 +161,18 @@ class RetryPolicy:
         jitter: float,
         retry_on: type[BaseException] | Sequence[type[BaseException]] | Callable[..., bool],
     ) -> RetryPolicy:
-        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise DefinitionError(f"{where}: retries={retries!r} must be an integer >= 0")
-        if isinstance(retry_delay, str | bytes):
-            raise DefinitionError(f"{where}: retry_delay={retry_delay!r} must be seconds")
-        if isinstance(retry_delay, Sequence):
-            if not retry_delay:
-                raise DefinitionError(f"{where}: retry_delay=[] needs at least one value")
-            delays = tuple(to_seconds(d, option="retry_delay", where=where) for d in retry_delay)
-        else:
-            delays = (to_seconds(retry_delay, option="retry_delay", where=where),)
-        if not isinstance(backoff, int | float) or not math.isfinite(backoff) or backoff < 1:
-            raise DefinitionError(f"{where}: backoff={backoff!r} must be a number >= 1")
-        cap = (
-            None
-            if max_retry_delay is None
-            else to_seconds(max_retry_delay, option="max_retry_delay", where=where)
-        )
-        if not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
-            raise DefinitionError(f"{where}: jitter={jitter!r} must be a fraction in [0, 1]")
-        return cls(
-            retries=retries,
-            delays=delays,
-            backoff=float(backoff),
-            max_delay=cap,
-            jitter=float(jitter),
-            retry_on=_retry_on(retry_on, where),
-        )
+        """The policy from the task options' names; errors say ``where`` they were given."""
+        try:
+            return cls(
+                retries=retries,
+                delays=retry_delay,  # type: ignore[arg-type]  # normalized on construction
+                backoff=backoff,
+                max_delay=max_retry_delay,  # type: ignore[arg-type]
+                jitter=jitter,
+                retry_on=retry_on,  # type: ignore[arg-type]
+            )
+        except OptionError as exc:
+            raise exc.at(where) from None
 
     def should_retry(self, exc: BaseException, attempt: int) -> bool:
         """True when attempt number ``attempt`` (1-based) failed with ``exc`` and may retry."""
@@ -108,48 +193,74 @@ class RetryPolicy:
         return max(0.0, seconds)
 
 
+POLICY_OPTIONS = ("retries", "retry_delay", "backoff", "max_retry_delay", "jitter")
+
+
 def policies_by_type(
-    value: object, *, base: RetryPolicy, where: str
+    value: object, *, base: RetryPolicy
 ) -> tuple[tuple[type[BaseException], RetryPolicy], ...]:
     """``retry_policies={ConnectionError: 5, TimeoutError: {"retries": 2, ...}}``: per
-    exception type, a number of retries or the retry options (others as the task's)."""
+    exception type, a number of retries, the retry options (others as ``base``) or a
+    ``RetryPolicy``. Also takes its own result (pairs of type and policy) unchanged.
+    ``OptionError`` names the entry and option that cannot be taken."""
     if value is None:
         return ()
-    if not isinstance(value, dict):
-        raise DefinitionError(
-            f"{where}: retry_policies={value!r} must map exception types to a number of "
-            "retries or a dict of retry options"
+    if isinstance(value, Mapping):
+        pairs: list[Any] = list(value.items())
+    elif isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        pairs = list(value)
+    else:
+        raise OptionError(
+            option="retry_policies",
+            value=value,
+            allowed="must map exception types to a number of retries or a dict of retry "
+            f"options ({', '.join(POLICY_OPTIONS)}), e.g. {{ConnectionError: 5}}",
         )
-    policies = []
-    for kind, spec in value.items():
-        if not (isinstance(kind, type) and issubclass(kind, BaseException)):
-            raise DefinitionError(f"{where}: retry_policies key {kind!r} is not an exception type")
-        options = {"retries": spec} if isinstance(spec, int) else spec
-        if not isinstance(options, dict):
-            raise DefinitionError(
-                f"{where}: retry_policies[{kind.__name__}]={spec!r} must be a number of "
-                "retries or a dict of retry options"
-            )
-        unknown = set(options) - {"retries", "retry_delay", "backoff", "max_retry_delay", "jitter"}
-        if unknown:
-            raise DefinitionError(
-                f"{where}: retry_policies[{kind.__name__}] has unknown option(s) {sorted(unknown)}"
-            )
-        policies.append(
-            (
-                kind,
-                RetryPolicy.build(
-                    where=f"{where} retry_policies[{kind.__name__}]",
-                    retries=options.get("retries", base.retries),
-                    retry_delay=options.get("retry_delay", list(base.delays)),
-                    backoff=options.get("backoff", base.backoff),
-                    max_retry_delay=options.get("max_retry_delay", base.max_delay),
-                    jitter=options.get("jitter", base.jitter),
-                    retry_on=kind,
-                ),
-            )
+    return tuple((_policy_type(kind), _policy_of(kind, spec, base)) for kind, spec in pairs)
+
+
+def _policy_type(kind: object) -> type[BaseException]:
+    if not _is_exception_type(kind):
+        raise OptionError(
+            option="retry_policies",
+            value=kind,
+            allowed="is not an exception type; use the class itself, e.g. ConnectionError",
         )
-    return tuple(policies)
+    return kind  # type: ignore[return-value]  # checked just above
+
+
+def _policy_of(kind: type[BaseException], spec: object, base: RetryPolicy) -> RetryPolicy:
+    entry = f"retry_policies[{kind.__name__}]"
+    if isinstance(spec, RetryPolicy):
+        return spec
+    options = {"retries": spec} if isinstance(spec, int) and not isinstance(spec, bool) else spec
+    if not isinstance(options, Mapping):
+        raise OptionError(
+            option=entry,
+            value=spec,
+            allowed="must be a number of retries or a dict of retry options "
+            f"({', '.join(POLICY_OPTIONS)})",
+        )
+    unknown = sorted(set(options) - set(POLICY_OPTIONS))
+    if unknown:
+        raise OptionError(
+            option=entry,
+            value=dict(options),
+            allowed=f"has unknown option(s) {unknown}; it takes {list(POLICY_OPTIONS)}",
+        )
+    try:
+        return RetryPolicy(
+            retries=options.get("retries", base.retries),
+            delays=options.get("retry_delay", base.delays),
+            backoff=options.get("backoff", base.backoff),
+            max_delay=options.get("max_retry_delay", base.max_delay),
+            jitter=options.get("jitter", base.jitter),
+            retry_on=(kind,),
+        )
+    except OptionError as exc:
+        raise OptionError(
+            option=f"{entry}.{exc.option}", value=exc.value, allowed=exc.allowed
+        ) from None
 
 
 def policy_for(
@@ -165,18 +276,3 @@ def policy_for(
             if policy is not None:
                 return policy
     return base
-
-
-def _retry_on(value: object, where: str) -> RetryOn:
-    if isinstance(value, type) and issubclass(value, BaseException):
-        return (value,)
-    if isinstance(value, Sequence) and all(
-        isinstance(t, type) and issubclass(t, BaseException) for t in value
-    ):
-        return tuple(value)
-    if callable(value):
-        return value
-    raise DefinitionError(
-        f"{where}: retry_on={value!r} must be an exception type, a list of them, "
-        "or a predicate taking the exception"
-    )
