@@ -186,7 +186,7 @@ def enqueue(
         message=f"submitted to queue {options.queue!r}",
         by=by,
     )
-    return store.submit_run(run, events=(event,))  # type: ignore[attr-defined,no-any-return]
+    return store.submit_run(run, events=(event,))  # type: ignore[attr-defined]
 
 
 def execute_claimed(
