@@ -58,7 +58,12 @@ def test_operator_actions_record_who_did_them(cli: Cli) -> None:
     assert cli("runs", "unpause", queued).returncode == 0
     assert cli("runs", "cancel", queued, "--reason", "not needed").returncode == 0
     history = [(e["state"], e["by"]) for e in _events(cli, queued) if e["kind"] == "run"]
-    assert history == [("pending", ME), ("paused", ME), ("pending", ME), ("cancelled", ME)]
+    assert history == [
+        ("pending", ME),
+        ("paused", ME),
+        ("pending", ME),
+        ("cancelled", f"{ME} (cli)"),
+    ]
 
 
 def test_requeue_of_a_run_that_did_not_fail_says_so(cli: Cli) -> None:

@@ -429,7 +429,8 @@ def cancel_command(
     """
     operations = open_operations(ctx, db)
     with user_errors():
-        change = operations.cancel(run_id, reason=reason, by=operator())
+        # Cancels have always named the CLI as well as the user: kept so.
+        change = operations.cancel(run_id, reason=reason, by=f"{operator()} (cli)")
     before = change.before
     message = Text(f"Cancelled run {run_id} (flow {before.flow_name}).", style="green")
     if before.state is RunState.RUNNING:
