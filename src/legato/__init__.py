@@ -13,7 +13,8 @@ from legato.engine.failures import Failure
 from legato.engine.futures import StepFuture, gather
 from legato.engine.handles import RunHandle
 from legato.engine.inputs import answer_input, wait_for_input
-from legato.engine.launch import cancel, pause, resume, unpause
+from legato.engine.launch import resume
+from legato.engine.operations import cancel, pause, unpause
 from legato.engine.waits import send_event, sleep, sleep_until, wait_for_event
 from legato.errors import (
     Cancelled,

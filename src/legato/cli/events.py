@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import socket
 from typing import Annotated
 
 import typer
 
 from legato.cli.console import fail, out, user_errors, write_json
-from legato.cli.options import DbOption, JsonOption, open_cli_store
+from legato.cli.options import DbOption, JsonOption, open_operations, operator
 
 events_app = typer.Typer(
     name="events",
@@ -44,18 +42,10 @@ def send_command(
         payload = json.loads(data)
     except json.JSONDecodeError as exc:
         fail(f"--data is not valid JSON ({exc.msg} at column {exc.colno}): {data!r}")
-    store = open_cli_store(ctx, db)
-    from legato.engine.waits import send_event
-
+    operations = open_operations(ctx, db)
     with user_errors():
-        event_id = send_event(
-            name,
-            payload,
-            key=key,
-            run_id=run,
-            by=f"{getpass.getuser()}@{socket.gethostname()}",
-            store=store,
-        )
+        sent = operations.send_event(name, payload, key=key, run_id=run, by=operator())
+    event_id = sent.id
     if json_output:
         write_json({"event_id": event_id, "name": name})
     else:

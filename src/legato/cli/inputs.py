@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import socket
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -12,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from legato.cli.console import fail, out, user_errors, write_json
-from legato.cli.options import DbOption, JsonOption, open_cli_store
+from legato.cli.options import DbOption, JsonOption, open_cli_store, open_operations, operator
 
 if TYPE_CHECKING:
     from legato.records import InputAnswer
@@ -37,10 +35,6 @@ Role = Annotated[
         "--role", help="The role you answer as; declared, not verified (anyone may pass it)."
     ),
 ]
-
-
-def _who(by: str | None) -> str:
-    return by or f"{getpass.getuser()}@{socket.gethostname()}"
 
 
 @inputs_app.command("list")
@@ -135,13 +129,13 @@ def _answer(
     role: str | None,
     reject: str | None,
 ) -> None:
-    from legato.engine.inputs import answer_input
-
-    store = open_cli_store(ctx, db)
+    operations = open_operations(ctx, db)
+    who = operator(by)
     with user_errors():
-        answer = answer_input(
-            run_id, name, data, by=_who(by), role=role, reject=reject, store=store
-        )
+        if reject is None:
+            answer = operations.answer(run_id, name, data, by=who, role=role)
+        else:
+            answer = operations.reject(run_id, name, reject, by=who, role=role)
     out().print(Text(_said(answer)))
     out().print(
         Text(

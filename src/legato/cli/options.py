@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from legato.cli.console import fail
+from legato.errors import StoreError
 
 if TYPE_CHECKING:
+    from legato.engine.operations import Operations
     from legato.settings import Settings
     from legato.store.base import Store
 
@@ -59,7 +63,6 @@ def open_cli_store(ctx: typer.Context, db: str | None, *, create: bool = False) 
     Only commands that start runs or workers pass ``create=True``: the others read or
     act on existing runs, and a store that does not exist is an error for them (a typo
     in --db must not leave an empty database behind)."""
-    from legato.errors import StoreError
     from legato.store import open_store
 
     url = store_url(ctx, db)
@@ -67,6 +70,29 @@ def open_cli_store(ctx: typer.Context, db: str | None, *, create: bool = False) 
         return open_store(url, durability=_settings().durability, create=create)
     except (StoreError, ValueError, OSError) as exc:
         fail(str(exc))
+
+
+def open_operations(ctx: typer.Context, db: str | None, *, create: bool = False) -> Operations:
+    """The operations service on the command's store (opened as ``open_cli_store``)."""
+    from legato.engine.operations import Operations
+
+    store = open_cli_store(ctx, db, create=create)
+    try:
+        return Operations.for_store(store)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def operator(declared: str | None = None) -> str:
+    """Who acts, as recorded in the run's history: ``declared`` (``--by``), else
+    ``user@host`` of this terminal."""
+    if declared:
+        return declared
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in this environment
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def _settings() -> Settings:

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from legato.cli.console import err, fail, out, user_errors, write_json
-from legato.cli.options import DbOption, JsonOption, open_cli_store
+from legato.cli.options import DbOption, JsonOption, open_cli_store, open_operations, operator
 from legato.cli.run import PARAM_HELP, TARGET_HELP, flow_arguments, load_flow
 
 
@@ -47,24 +47,23 @@ def submit_command(
     """
     flow = load_flow(target)
     args, kwargs = flow_arguments(flow, param or [], target=target)
-    store = open_cli_store(ctx, db, create=True)
-    changes: dict[str, Any] = {"store": store}
-    if queue is not None:
-        changes["queue"] = queue
-    if priority is not None:
-        changes["priority"] = priority
-    if idempotency_key is not None:
-        changes["idempotency_key"] = idempotency_key
-    from legato.engine.launch import submit
-
+    operations = open_operations(ctx, db, create=True)
     with user_errors():
-        handle = submit(flow.with_options(**changes), args, kwargs, store=store)
-        record = handle.record
+        submitted = operations.submit(
+            flow,
+            args,
+            kwargs,
+            queue=queue,
+            priority=priority,
+            idempotency_key=idempotency_key,
+            by=operator(),
+        )
+        record = operations.store.get_run(submitted.run.run_id)
     if json_output:
         write_json({"run_id": record.run_id, "flow": record.flow_name, "state": record.state})
     else:
         out().print(record.run_id)
-    _warn_if_unserved(store, record.queue)
+    _warn_if_unserved(operations.store, record.queue)
 
 
 LIVE_WORKER = timedelta(minutes=2)  # a worker heard from this recently counts as live

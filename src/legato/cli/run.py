@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from legato.cli.console import EXIT_INTERRUPTED, EXIT_USAGE, err, fail
-from legato.cli.options import DbOption, JsonOption, open_cli_store
+from legato.cli.options import DbOption, JsonOption, open_operations, operator
 
 if TYPE_CHECKING:
     from legato.engine.definitions import Flow
@@ -48,17 +48,15 @@ def run_command(
     except KeyboardInterrupt:
         err().print("Interrupted before the run started; nothing was recorded.")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    store = open_cli_store(ctx, db, create=True)
-
-    from legato.engine.context import use_store
-    from legato.engine.launch import execute_new
-
-    use_store(store)  # anything in the flow that uses the default store uses this one
+    # What the flow starts, submits or sends without naming a store lands in this one:
+    # inside a run, the default store is the run's (engine.context.resolve_store).
+    operations = open_operations(ctx, db, create=True)
+    by = operator()
 
     def start(listeners: Any) -> Any:
-        return execute_new(flow, args, kwargs, store=store, listeners=listeners)
+        return operations.start(flow, args, kwargs, by=by, listeners=listeners)
 
-    follow(start, store=store, flow_name=flow.name, json_output=json_output)
+    follow(start, store=operations.store, flow_name=flow.name, json_output=json_output)
 
 
 def load_flow(target: str) -> Flow[Any, Any]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
-import socket
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
 
 from legato.cli.console import EXIT_FAILED, fail, out, user_errors, write_json
-from legato.cli.options import DbOption, JsonOption, open_cli_store
+from legato.cli.options import DbOption, JsonOption, open_cli_store, open_operations, operator
 from legato.states import RunState
 
 if TYPE_CHECKING:
@@ -225,28 +223,26 @@ def _requeue(
     db: str | None,
 ) -> None:
     """Hand failed runs back to the queue; workers retry them by replay."""
-    from legato.clock import utcnow
+    from legato.errors import RunStateError
     from legato.records import RunFilter
 
-    store = open_cli_store(ctx, db)
+    operations = open_operations(ctx, db)
     if run_id is None and (flow is None or state is not RunState.FAILED):
         fail("name the run to requeue, or requeue in bulk with --flow NAME --state failed")
+    by = operator()
+    requeued: list[str] = []
     with user_errors():
         if run_id is not None:
-            ids = [store.get_run(run_id).run_id]
+            requeued.append(operations.requeue(run_id, by=by).after.run_id)
         else:
-            found = store.list_runs(RunFilter(state=RunState.FAILED, flow_name=flow, limit=limit))
-            ids = [run.run_id for run in found]
-        by = f"{getpass.getuser()}@{socket.gethostname()}"
-        requeued = [
-            i
-            for i in ids
-            if store.requeue_run(  # type: ignore[attr-defined]
-                i, now=utcnow(), message="requeued for a retry by replay", by=by
+            found = operations.store.list_runs(
+                RunFilter(state=RunState.FAILED, flow_name=flow, limit=limit)
             )
-        ]
-    if run_id is not None and not requeued:
-        fail(f"run {run_id} is not failed; only failed runs can be retried")
+            for run in found:
+                try:
+                    requeued.append(operations.requeue(run.run_id, by=by).after.run_id)
+                except RunStateError:
+                    continue  # retried or requeued by someone else meanwhile
     for i in requeued:
         out().print(i)
     out().print(Text(f"{len(requeued)} run(s) back in the queue for a worker", style="dim"))
@@ -254,22 +250,22 @@ def _requeue(
 
 def _retry_all(ctx: typer.Context, flow: str, *, limit: int, db: str | None) -> None:
     """Retry each failed run of ``flow`` in turn, in the foreground; a summary at the end."""
-    from legato.engine.context import use_store
-    from legato.engine.launch import resume
     from legato.errors import LegatoError
     from legato.records import RunFilter
 
-    store = open_cli_store(ctx, db)
+    operations = open_operations(ctx, db)
     with user_errors():
-        runs = store.list_runs(RunFilter(state=RunState.FAILED, flow_name=flow, limit=limit))
-    use_store(store)
+        runs = operations.store.list_runs(
+            RunFilter(state=RunState.FAILED, flow_name=flow, limit=limit)
+        )
+    by = operator()
     if not runs:
         out().print(Text(f"No failed runs of flow {flow!r}.", style="dim"))
         return
     outcomes: dict[str, int] = {}
     for run in reversed(runs):  # oldest first
         try:
-            handle = resume(run.run_id, store=store, retry_failed=True)
+            handle = operations.retry(run.run_id, by=by)
             state_now = handle.state.value
         except LegatoError as exc:
             state_now = "not retried"
@@ -292,25 +288,20 @@ def _continue(
     from_step: str | None = None,
 ) -> None:
     from legato.cli.foreground import follow
-    from legato.engine.context import use_store
-    from legato.engine.launch import resume
 
-    store = open_cli_store(ctx, db)
+    operations = open_operations(ctx, db)
+    store = operations.store
     with user_errors():
         run = store.get_run(run_id)
     if run.state is RunState.COMPLETED and not retry_failed:
         _already_completed(store, run, json_output=json_output)
         return
-    use_store(store)
+    by = operator()
 
     def start(listeners: Any) -> Any:
-        return resume(
-            run_id,
-            store=store,
-            listeners=listeners,
-            retry_failed=retry_failed,
-            from_step=from_step,
-        )
+        if retry_failed:
+            return operations.retry(run_id, from_step=from_step, by=by, listeners=listeners)
+        return operations.resume(run_id, by=by, listeners=listeners)
 
     follow(start, store=store, flow_name=run.flow_name, run_id=run_id, json_output=json_output)
 
@@ -377,13 +368,11 @@ def unpause_command(
 def _pause(
     ctx: typer.Context, run_id: str, paused: bool, *, reason: str | None, db: str | None
 ) -> None:
-    from legato.engine.launch import pause, unpause
-
-    store = open_cli_store(ctx, db)
-    by = f"{getpass.getuser()}@{socket.gethostname()}"
+    operations = open_operations(ctx, db)
+    act = operations.pause if paused else operations.unpause
     with user_errors():
-        record = (pause if paused else unpause)(run_id, store=store, reason=reason, by=by)
-    out().print(f"run {run_id} is {record.state.value}")
+        change = act(run_id, reason=reason, by=operator())
+    out().print(f"run {run_id} is {change.after.state.value}")
 
 
 @runs_app.command("logs")
@@ -438,21 +427,12 @@ def cancel_command(
 
     Example: legato runs cancel 01j2x3y4z5abcdefghjkmnpqrs --reason "wrong input"
     """
-    from legato.engine.launch import cancel
-
-    store = open_cli_store(ctx, db)
+    operations = open_operations(ctx, db)
     with user_errors():
-        before = store.get_run(run_id)
-        cancel(run_id, store=store, reason=reason, by=_operator())
+        # Cancels have always named the CLI as well as the user: kept so.
+        change = operations.cancel(run_id, reason=reason, by=f"{operator()} (cli)")
+    before = change.before
     message = Text(f"Cancelled run {run_id} (flow {before.flow_name}).", style="green")
     if before.state is RunState.RUNNING:
         message.append(" The process executing it stops at its next step boundary.")
     out().print(message)
-
-
-def _operator() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in this environment
-        user = "unknown"
-    return f"{user}@{socket.gethostname()} (cli)"

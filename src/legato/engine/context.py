@@ -158,6 +158,17 @@ def default_store() -> Store:
         return _defaults.store
 
 
+def running_store() -> Store | None:
+    """The store of the run executing in this context (a flow body, or one of its step
+    bodies on any thread of the executor), or None outside a run."""
+    run = current_run.get()
+    if run is not None:
+        return run.store
+    step = current_step.get()
+    execution = _executions.get(step.run_id) if step is not None else None
+    return execution.store if execution is not None else None
+
+
 def use_store(store: Store | str) -> Store:
     """Make ``store`` (a Store or a URL) the default for runs started in this process."""
     opened = open_store(store) if isinstance(store, str) else store
@@ -186,9 +197,14 @@ def use_executor(executor: Executor) -> Executor:
 
 def resolve_store(store: Store | str | None) -> Store:
     """A Store for ``store``: itself, the default for None, or the one opened for a URL
-    (each URL is opened once per process, except ``memory://`` which is always new)."""
+    (each URL is opened once per process, except ``memory://`` which is always new).
+
+    The default is context-local first: inside a run (its flow body, or a step body of
+    it) it is that run's store, so that what a flow starts, submits or sends lands where
+    the flow itself runs; elsewhere it is the process default (``default_store()``).
+    """
     if store is None:
-        return default_store()
+        return running_store() or default_store()
     if not isinstance(store, str):
         return store
     if store.startswith("memory:"):

@@ -21,6 +21,7 @@ import contextlib
 import importlib
 import json
 import sys
+from datetime import datetime
 from typing import Any
 
 from legato.clock import utcnow
@@ -137,22 +138,43 @@ def answer_input(
 ) -> InputAnswer:
     """Answer (``data``) or reject (``reject="reason"``) the run's input ``name``.
 
-    The answer is recorded with ``decision`` "answered" (or "rejected") and, with a
-    schema, in the schema's JSON form. ``by`` and ``role`` are taken as declared: the
-    caller vouches for them. Raises ``InputError``, recording nothing, when the run does
-    not wait for it, the answer does not fit the schema (field by field) or has fields
-    the schema does not have, the role may not answer, or someone answered first.
+    As ``record_answer`` (which the operations service calls too), on ``store`` or the
+    default store.
     """
     opened: Any = resolve_store(store)  # a QueueStore: every backend is one
-    run = opened.get_run(run_id)
-    question = _question(opened, run_id, name)
+    return record_answer(opened, run_id, name, data, by=by, role=role, reject=reject, at=utcnow())
+
+
+def record_answer(
+    store: Any,
+    run_id: str,
+    name: str,
+    data: Any = None,
+    *,
+    by: str | None,
+    role: str | None,
+    reject: str | None,
+    at: datetime,
+) -> InputAnswer:
+    """Answer (``data``) or reject (``reject="reason"``) the run's input ``name``.
+
+    The answer is recorded with ``decision`` "answered" (or "rejected") and, with a
+    schema, in the schema's JSON form, at ``at``, and the run's history gets an event by
+    ``by``. ``by`` and ``role`` are taken as declared: the caller vouches for them.
+    Raises ``RunNotFoundError``; ``RunStateError`` when the run has ended; ``InputError``,
+    recording nothing, when the run does not wait for it, the answer does not fit the
+    schema (field by field) or has fields the schema does not have, the role may not
+    answer, or someone answered first.
+    """
+    run = store.get_run(run_id)
+    question = _question(store, run_id, name)
     if question is None:
-        waiting = [q["name"] for q in _questions(opened, run_id)]
+        waiting = [q["name"] for q in _questions(store, run_id)]
         raise InputError(
             f"run {run_id} ({run.state.value}) is not waiting for input {name!r}"
             + (f"; it waits for: {', '.join(waiting)}" if waiting else "")
         )
-    first = opened.get_input(run_id, name)
+    first = store.get_input(run_id, name)
     if first is not None:
         raise _already(first)
     roles = question.get("roles") or []
@@ -173,23 +195,14 @@ def answer_input(
         decision=decision,
         payload=payload,
         answered_by=by,
-        answered_at=utcnow(),
+        answered_at=at,
     )
-    recorded = opened.answer_input(answer)
+    recorded = store.answer_input(answer)
     if recorded != answer:
         raise _already(recorded)
     message = f"input {name!r} {decision}" + (f": {reject}" if reject else "")
-    opened.record(
-        [
-            EventRecord(
-                run_id=run_id,
-                at=answer.answered_at,
-                kind="run",
-                state="waiting",
-                message=message,
-                by=by,
-            )
-        ]
+    store.record(
+        [EventRecord(run_id=run_id, at=at, kind="run", state="waiting", message=message, by=by)]
     )
     return answer
 

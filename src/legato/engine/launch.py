@@ -1,31 +1,32 @@
-"""Starting, submitting, resuming and cancelling runs: the operations over whole runs.
+"""Starting, submitting and resuming runs: how a run gets its record and an execution.
 
 ``RunExecution`` (``engine.runner``) executes a run; this module decides which run to
-execute, creates or loads its record, and hands it over.
+execute, creates or loads its record, and hands it over. Operator actions (cancel,
+pause, requeue, answers, with who did them) are the operations service's
+(``engine.operations``), which starts and resumes runs through this module.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import os
 import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from legato.clock import utcnow
-from legato.engine.context import default_executor, executions, resolve_store
+from legato.engine.context import default_executor, resolve_store
 from legato.engine.handles import RunHandle
 from legato.engine.runner import COMPENSATING, DERIVED_SEQ, Listener, RunExecution, owner_id
 from legato.errors import ParameterError, RunStateError, SerializationError
 from legato.ids import new_run_id
-from legato.records import EventRecord, Fence, RunFilter, RunRecord, StepRecord
+from legato.records import EventRecord, Fence, RunRecord, StepRecord
 from legato.serialization import dumps, loads
 from legato.states import RunState
-from legato.store.base import QueueStore, Store, already_ended
+from legato.store.base import QueueStore, Store
 
 if TYPE_CHECKING:
     from legato.engine.definitions import Flow
@@ -81,8 +82,10 @@ def execute_new(
     background: bool = False,
     listeners: Sequence[Listener] = (),
     store: Store | None = None,
+    by: str | None = None,
 ) -> RunHandle:
-    """Create a run of ``flow`` and execute it here (or on a background thread)."""
+    """Create a run of ``flow`` and execute it here (or on a background thread); ``by``
+    (who started it) is recorded with its first event."""
     params_text = _params_text(flow, args, kwargs)
     store = store or (parent.store if parent is not None and flow.options.store is None else None)
     store = store or flow.resolve_store()
@@ -105,10 +108,8 @@ def execute_new(
         priority=parent.run.priority if parent is not None else flow.options.priority,
         deadline_at=None if timeout is None else now + timedelta(seconds=timeout),
     )
-    store.create_run(
-        run,
-        events=(EventRecord(run_id=run.run_id, at=now, kind="run", state=run.state.value),),
-    )
+    started = EventRecord(run_id=run.run_id, at=now, kind="run", state=run.state.value, by=by)
+    store.create_run(run, events=(started,))
     execution = RunExecution(
         flow=flow,
         run=run,
@@ -118,7 +119,7 @@ def execute_new(
         parent=parent,
     )
     for listener in listeners:
-        listener(EventRecord(run_id=run.run_id, at=now, kind="run", state=run.state.value))
+        listener(started)
     return _launch(execution, args, kwargs, background=background)
 
 
@@ -131,10 +132,29 @@ def submit(
 ) -> RunHandle:
     """Put a pending run of ``flow`` in the store for a worker; return its handle.
 
-    With an idempotency key that already names a run, that run's handle comes back
-    (``IdempotencyConflictError`` if its parameters differ). Raises ``ParameterError``,
-    ``SerializationError``, ``RunStateError`` (a flow workers cannot import), before
-    anything is written.
+    As ``enqueue``, on ``store`` or else the flow's store.
+    """
+    opened = store or flow.resolve_store()
+    stored, _created = enqueue(flow, args, kwargs, store=opened)
+    return RunHandle(stored.run_id, opened)
+
+
+def enqueue(
+    flow: Flow[Any, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    store: Store,
+    by: str | None = None,
+    now: datetime | None = None,
+) -> tuple[RunRecord, bool]:
+    """Put a pending run of ``flow`` (its queue, priority, tags and idempotency key from
+    its options) in ``store`` for a worker: ``(run, True)``, and ``by`` in its history.
+
+    With an idempotency key that already names a run, nothing is written and that run
+    comes back as ``(existing, False)`` (``IdempotencyConflictError`` if its parameters
+    differ). Raises ``ParameterError``, ``SerializationError``, ``RunStateError`` (a flow
+    workers cannot import), before anything is written.
     """
     params_text = _params_text(flow, args, kwargs)
     target = flow.target
@@ -143,8 +163,7 @@ def submit(
             f"flow {flow.name!r} is defined inside a function, so a worker cannot import "
             "it: define it at module level to submit it, or call it to run it here."
         )
-    opened = store or flow.resolve_store()
-    now = utcnow()
+    now = now or utcnow()
     options = flow.options
     run = RunRecord(
         run_id=new_run_id(),
@@ -165,9 +184,9 @@ def submit(
         kind="run",
         state="pending",
         message=f"submitted to queue {options.queue!r}",
+        by=by,
     )
-    stored, _created = opened.submit_run(run, events=(event,))  # type: ignore[attr-defined]
-    return RunHandle(stored.run_id, opened)
+    return store.submit_run(run, events=(event,))  # type: ignore[attr-defined]
 
 
 def execute_claimed(
@@ -213,12 +232,14 @@ def resume(
     retry_failed: bool = False,
     parent: RunExecution | None = None,
     from_step: str | None = None,
+    by: str | None = None,
 ) -> RunHandle:
     """Resume a run by replay: completed steps return their recorded results.
 
     A completed run returns its handle at once. A failed run is re-run only with
     ``retry_failed``; ``from_step`` then also runs that step and every later one again.
-    Raises ``RunNotFoundError``, ``RunStateError``.
+    ``by`` (who resumed it) is recorded with the event of its restart (else this
+    process's owner id). Raises ``RunNotFoundError``, ``RunStateError``.
     """
     from legato.engine.targets import load_target
 
@@ -262,6 +283,7 @@ def resume(
             now=utcnow(),
             message=message,
             retry_failed=retry_failed,
+            by=by,
         )
         if taken is None:
             current = opened.get_run(run_id)
@@ -292,7 +314,7 @@ def resume(
             started_at=utcnow() if run.state is RunState.FAILED else run.started_at,
             deadline_at=None if run.state is RunState.FAILED else run.deadline_at,
         )
-        execution.record_run(restarted, message=message)
+        execution.record_run(restarted, message=message, by=by)
     return _launch(execution, bound.args, bound.kwargs, background=background)
 
 
@@ -394,76 +416,3 @@ def _execute_quietly(
         execution.execute(handle, tuple(args), dict(kwargs))
     except BaseException:  # noqa: BLE001 - the handle carries the outcome
         pass
-
-
-def cancel(
-    run_id: str,
-    *,
-    store: Store | str | None = None,
-    reason: str | None = None,
-    by: str | None = None,
-) -> RunRecord:
-    """Mark a run cancelled. A process executing it stops at its next step boundary.
-
-    Raises ``RunNotFoundError``; ``RunStateError`` if the run already ended.
-    """
-    opened = resolve_store(store)
-    run = opened.get_run(run_id)
-    if run.state.is_final:
-        raise already_ended(run, "cancel")
-    for child in opened.list_runs(RunFilter(parent_run_id=run_id, limit=10_000)):
-        if not child.state.is_final:
-            with contextlib.suppress(RunStateError):  # it ended meanwhile: nothing to do
-                cancel(child.run_id, store=opened, reason=f"parent run {run_id} cancelled", by=by)
-    event = EventRecord(
-        run_id=run_id, at=utcnow(), kind="run", state="cancelled", message=reason, by=by
-    )
-    cancelled = opened.cancel_run(run_id, event=event)  # type: ignore[attr-defined]
-    running_here = executions().get(run_id)
-    if running_here is not None:
-        running_here.cancelled.set()
-    return cancelled
-
-
-def pause(
-    run_id: str,
-    *,
-    store: Store | str | None = None,
-    reason: str | None = None,
-    by: str | None = None,
-) -> RunRecord:
-    """Pause a run: a pending or waiting one at once, a running one at its next step
-    boundary. Raises ``RunNotFoundError``; ``RunStateError`` if it cannot be paused."""
-    return _set_paused(run_id, True, store=store, reason=reason, by=by)
-
-
-def unpause(
-    run_id: str,
-    *,
-    store: Store | str | None = None,
-    reason: str | None = None,
-    by: str | None = None,
-) -> RunRecord:
-    """Put a paused run back in its queue (pending): a worker resumes it by replay.
-    Raises ``RunNotFoundError``; ``RunStateError`` if it is not paused."""
-    return _set_paused(run_id, False, store=store, reason=reason, by=by)
-
-
-def _set_paused(
-    run_id: str, paused: bool, *, store: Store | str | None, reason: str | None, by: str | None
-) -> RunRecord:
-    opened: Any = resolve_store(store)
-    run = opened.get_run(run_id)
-    verb = "paused" if paused else "unpaused"
-    event = EventRecord(
-        run_id=run_id,
-        at=utcnow(),
-        kind="run",
-        state="paused" if paused else "pending",
-        message=verb + (f": {reason}" if reason else ""),
-        by=by,
-    )
-    if not opened.set_paused(run_id, paused=paused, event=event):
-        what = "pending, waiting or running" if paused else "paused"
-        raise RunStateError(f"run {run_id} is {run.state.value}; only a {what} run can be {verb}")
-    return opened.get_run(run_id)

@@ -125,6 +125,7 @@ class QueueStore(Store, Protocol):
         now: datetime,
         message: str,
         retry_failed: bool = False,
+        by: str | None = None,
     ) -> RunRecord | None:
         """Atomically take one run to execute it in the foreground (``runs resume``).
 
@@ -133,12 +134,13 @@ class QueueStore(Store, Protocol):
         at that epoch, so of several callers racing from one reading exactly one wins.
         Succeeds for a pending or paused run, a running/waiting run that no live worker lease holds
         (a crashed direct call, an expired lease), and with ``retry_failed`` a failed
-        run: state running, ``owner``, no lease, epoch incremented, an event appended.
+        run: state running, ``owner``, no lease, epoch incremented, an event appended (by
+        ``by``, else ``owner``).
         None (nothing written) when the epoch moved on, a live lease holds it, or it
         ended.
         """
 
-    def requeue_run(self, run_id: str, *, now: datetime, message: str, by: str) -> bool:
+    def requeue_run(self, run_id: str, *, now: datetime, message: str, by: str | None) -> bool:
         """Put a failed run back in its queue (pending) for a worker to retry it by
         replay, its deadline cleared (the retry starts a new one); False (nothing written)
         unless it is failed. Wakes idle workers."""

@@ -170,6 +170,7 @@ class MemoryQueue:
         now: datetime,
         message: str,
         retry_failed: bool = False,
+        by: str | None = None,
     ) -> RunRecord | None:
         with self._lock:
             self._check_open()
@@ -200,12 +201,17 @@ class MemoryQueue:
             self._runs[run_id] = taken
             self._append_event(
                 EventRecord(
-                    run_id=run_id, at=now, kind="run", state="running", message=message, by=owner
+                    run_id=run_id,
+                    at=now,
+                    kind="run",
+                    state="running",
+                    message=message,
+                    by=by or owner,
                 )
             )
             return taken
 
-    def requeue_run(self, run_id: str, *, now: datetime, message: str, by: str) -> bool:
+    def requeue_run(self, run_id: str, *, now: datetime, message: str, by: str | None) -> bool:
         with self._lock:
             self._check_open()
             run = self._runs.get(run_id)

@@ -202,6 +202,7 @@ class SqlQueue:
         now: datetime,
         message: str,
         retry_failed: bool = False,
+        by: str | None = None,
     ) -> RunRecord | None:
         """See ``QueueStore.take_run``. One conditional UPDATE: the compare-and-set."""
         q = self._q
@@ -213,14 +214,14 @@ class SqlQueue:
                 return None
             run = rows.decode_run(cur.execute(q.select_run, (run_id,)).fetchone())
             event = EventRecord(
-                run_id=run_id, at=now, kind="run", state="running", message=message, by=owner
+                run_id=run_id, at=now, kind="run", state="running", message=message, by=by or owner
             )
             cur.execute(q.insert_event, rows.event_row(event))
             return run
 
         return self._write(f"take run {run_id}", work, None, ())
 
-    def requeue_run(self, run_id: str, *, now: datetime, message: str, by: str) -> bool:
+    def requeue_run(self, run_id: str, *, now: datetime, message: str, by: str | None) -> bool:
         """See ``QueueStore.requeue_run``."""
         event = EventRecord(
             run_id=run_id, at=now, kind="run", state="pending", message=message, by=by
