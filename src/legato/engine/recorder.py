@@ -13,6 +13,12 @@ background flush picks them up within ``flush_interval``.
 Records of a worker's runs carry the run's lease ``Fence``: each commit checks every
 fence of its batch. When one run's lease was lost, that run's records are dropped and
 the rest of the batch is committed; only that run's writers learn of it.
+
+Observer events (``engine.observer``) ride with the records they report:
+``write(changes, events=...)`` delivers them once those records are committed, on the
+thread that committed them, before any writer waiting for that commit returns, and in
+commit order. Events of records that were dropped (lost lease) or whose commit failed
+are never delivered.
 """
 
 from __future__ import annotations
@@ -20,19 +26,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from legato.engine.observer import Event, publish
 from legato.errors import LeaseLostError, StoreError
 from legato.records import Change, Fence, StepRecord
 from legato.store.base import Store
 
 KICK_BATCH = 256  # pending writes (about 512 records) that make a finishing worker commit
 
+_Entry = tuple[str | None, Sequence[Change], Sequence[Event]]
+
 
 class Recorder:
     def __init__(self, store: Store, *, flush_interval: float = 0.05) -> None:
         self.store = store
         self._cond = threading.Condition(threading.Lock())
-        # (the fence's run id or None, records) in queue order
-        self._pending: list[tuple[str | None, Sequence[Change]]] = []
+        # (the fence's run id or None, records, their observer events) in queue order
+        self._pending: list[_Entry] = []
         self._fences: dict[str, Fence] = {}  # the fences of the pending records
         self._lost: set[str] = set()  # runs whose lease was lost: their writes are refused
         self._queued = 0  # sequence number of the last queued batch
@@ -51,6 +60,7 @@ class Recorder:
         wait: bool = True,
         kick: bool = False,
         fence: Fence | None = None,
+        events: Sequence[Event] = (),
     ) -> int:
         """Queue ``changes`` and return their sequence number.
 
@@ -59,6 +69,9 @@ class Recorder:
         but commit now if ``KICK_BATCH`` writes are pending and nobody is committing.
         Otherwise the records ride along with the next commit, or the background flush
         within ``flush_interval``.
+
+        ``events``: observer events delivered once ``changes`` are committed (see the
+        module docstring).
 
         Raises ``StoreError`` if a commit failed: the recorder is then broken for good
         and the run must be resumed later from what is durable. Raises
@@ -71,7 +84,7 @@ class Recorder:
                 owner = fence.run_id
                 self._raise_if_lost(owner, fence)
                 self._fences[owner] = fence
-            self._pending.append((owner, changes))
+            self._pending.append((owner, changes, events))
             self._queued += 1
             mine = self._queued
             if wait:
@@ -141,21 +154,25 @@ class Recorder:
             interrupted = True
             raise
         finally:
-            self._cond.acquire()
-            self._writing = False
-            self._lost |= lost
-            if interrupted:
-                self._pending[:0] = entries
-                self._fences.update(fences)
-            elif error is not None:
-                self._error = error
-            else:
-                self._durable = upto
-            self._cond.notify_all()
+            try:
+                if error is None and not interrupted:
+                    _announce(entries, lost)
+            finally:
+                self._cond.acquire()
+                self._writing = False
+                self._lost |= lost
+                if interrupted:
+                    self._pending[:0] = entries
+                    self._fences.update(fences)
+                elif error is not None:
+                    self._error = error
+                else:
+                    self._durable = upto
+                self._cond.notify_all()
 
     def _commit(
         self,
-        entries: list[tuple[str | None, Sequence[Change]]],
+        entries: list[_Entry],
         fences: dict[str, Fence],
         lost: set[str],
     ) -> None:
@@ -164,7 +181,7 @@ class Recorder:
         while True:
             live = {run_id: f for run_id, f in fences.items() if run_id not in lost}
             batch = _compact(
-                [c for owner, changes in entries if owner not in lost for c in changes]
+                [c for owner, changes, _ in entries if owner not in lost for c in changes]
             )
             if not live:
                 self.store.record(batch)
@@ -203,6 +220,13 @@ class Recorder:
                 if not self._writing:
                     self._queued += 1
                     self._commit_pending()
+
+
+def _announce(entries: list[_Entry], lost: set[str]) -> None:
+    """Deliver the observer events of the committed entries (lost runs' were dropped)."""
+    events = [e for owner, _, notes in entries if notes and owner not in lost for e in notes]
+    if events:
+        publish(events)
 
 
 def _compact(batch: list[Change]) -> list[Change]:
