@@ -42,9 +42,9 @@ class Log(Observer):
         with self._lock:
             self.events.append(event)
 
-    on_run_started = on_run_updated = on_run_waiting = on_run_paused = _note  # type: ignore[assignment]
-    on_run_finished = on_step_submitted = on_step_started = _note  # type: ignore[assignment]
-    on_step_retrying = on_step_waiting = on_step_finished = _note  # type: ignore[assignment]
+    on_run_started = on_run_updated = on_run_waiting = on_run_paused = _note
+    on_run_finished = on_step_submitted = on_step_started = _note
+    on_step_retrying = on_step_waiting = on_step_finished = _note
 
     def seen(self, run_id: str | None = None) -> list[tuple[str, str, str]]:
         """(event type, step key or "", state) of ``run_id``'s events (all if None)."""

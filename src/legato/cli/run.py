@@ -55,8 +55,8 @@ def run_command(
 
     use_store(store)  # anything in the flow that uses the default store uses this one
 
-    def start(listeners: Any) -> Any:
-        return execute_new(flow, args, kwargs, store=store, listeners=listeners)
+    def start() -> Any:
+        return execute_new(flow, args, kwargs, store=store)
 
     follow(start, store=store, flow_name=flow.name, json_output=json_output)
 

@@ -303,11 +303,10 @@ def _continue(
         return
     use_store(store)
 
-    def start(listeners: Any) -> Any:
+    def start() -> Any:
         return resume(
             run_id,
             store=store,
-            listeners=listeners,
             retry_failed=retry_failed,
             from_step=from_step,
         )
