@@ -306,3 +306,28 @@ def test_subscribing_twice_delivers_once(store: Store) -> None:
         handle = steps.run()
 
     assert len(observer.seen(handle.run_id)) == 6
+
+
+class Chained(Observer):
+    """Runs another flow when a ``steps`` run finishes, as an in-process trigger would."""
+
+    def __init__(self) -> None:
+        self.results: list[int] = []
+
+    def on_run_finished(self, event: RunFinished) -> None:
+        if event.flow_name == "steps" and event.parent_run_id is None:
+            self.results.append(child.run(5).result())
+
+
+def test_an_observer_may_run_a_flow_itself(log: Log) -> None:
+    chained = Chained()
+    outcome: list[int] = []
+    with subscribe(chained):
+        thread = threading.Thread(target=lambda: outcome.append(steps.run().result()))
+        thread.start()
+        thread.join(30)
+
+    assert not thread.is_alive(), "the run hung delivering events to the observer"
+    assert outcome == [3] and chained.results == [6]
+    (nested,) = [e for e in log.events if isinstance(e, RunStarted) and e.flow_name == "child"]
+    assert log.seen(nested.run_id)[-1] == ("RunFinished", "", "completed")

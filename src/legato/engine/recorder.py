@@ -15,15 +15,17 @@ fence of its batch. When one run's lease was lost, that run's records are droppe
 the rest of the batch is committed; only that run's writers learn of it.
 
 Observer events (``engine.observer``) ride with the records they report:
-``write(changes, events=...)`` delivers them once those records are committed, on the
-thread that committed them, before any writer waiting for that commit returns, and in
-commit order. Events of records that were dropped (lost lease) or whose commit failed
-are never delivered.
+``write(changes, events=...)`` delivers them once those records are committed, in commit
+order, on the thread that committed them (or on one that committed just before), before
+any writer waiting for that commit returns. An observer may itself run a flow: its own
+writes then return before their events are delivered (right after it returns). Events
+of records that were dropped (lost lease) or whose commit failed are never delivered.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Sequence
 
 from legato.engine.observer import Event, publish
@@ -46,6 +48,9 @@ class Recorder:
         self._lost: set[str] = set()  # runs whose lease was lost: their writes are refused
         self._queued = 0  # sequence number of the last queued batch
         self._durable = 0  # every batch up to this number is committed
+        self._outbox: deque[tuple[int, list[Event]]] = deque()  # (batch, its events)
+        self._delivered = 0  # the events of every batch up to this number are delivered
+        self._deliverer: int | None = None  # the thread delivering events, if any
         self._writing = False
         self._error: BaseException | None = None
         self._flush_interval = flush_interval
@@ -114,6 +119,7 @@ class Recorder:
                 self._commit_pending()
             self._raise_if_broken()
         self._raise_if_broken()
+        self._wait_delivered(seq)
 
     def flush(self) -> None:
         """Commit everything queued so far."""
@@ -154,21 +160,66 @@ class Recorder:
             interrupted = True
             raise
         finally:
-            try:
-                if error is None and not interrupted:
-                    _announce(entries, lost)
-            finally:
-                self._cond.acquire()
-                self._writing = False
-                self._lost |= lost
-                if interrupted:
-                    self._pending[:0] = entries
-                    self._fences.update(fences)
-                elif error is not None:
-                    self._error = error
-                else:
-                    self._durable = upto
+            self._cond.acquire()
+            self._writing = False
+            self._lost |= lost
+            if interrupted:
+                self._pending[:0] = entries
+                self._fences.update(fences)
+            elif error is not None:
+                self._error = error
+            else:
+                self._durable = upto
+                self._queue_events(upto, entries, lost)
+            self._cond.notify_all()
+        self._deliver()
+
+    # -- observer events ------------------------------------------------------------------
+    # Committed batches' events go to an outbox in commit order; one thread at a time
+    # (the first committer that finds nobody delivering) delivers them with the lock
+    # released, so that an observer may itself run a flow (write through this recorder)
+    # without a deadlock; its own writes then do not wait for their delivery.
+
+    def _queue_events(self, upto: int, entries: list[_Entry], lost: set[str]) -> None:
+        # Called with the lock held, right after the commit of batch ``upto``.
+        events = [e for owner, _, notes in entries if notes and owner not in lost for e in notes]
+        if events or self._outbox or self._deliverer is not None:
+            self._outbox.append((upto, events))
+        else:
+            self._delivered = upto
+
+    def _deliver(self) -> None:
+        # Called with the lock held; releases it while observers run.
+        if self._deliverer is not None or not self._outbox:
+            return
+        self._deliverer = threading.get_ident()
+        try:
+            while self._outbox:
+                upto, events = self._outbox.popleft()
+                if events:
+                    self._cond.release()
+                    try:
+                        publish(events)
+                    finally:
+                        self._cond.acquire()
+                self._delivered = upto
                 self._cond.notify_all()
+        finally:
+            if self._outbox:  # interrupted (Ctrl-C): the rest is not delivered
+                self._delivered = self._outbox[-1][0]
+                self._outbox.clear()
+            self._deliverer = None
+            self._cond.notify_all()
+
+    def _wait_delivered(self, seq: int) -> None:
+        # Called with the lock held, once ``seq`` is durable.
+        while self._delivered < seq and self._deliverer != threading.get_ident():
+            if self._deliverer is not None:
+                self._cond.wait()
+            elif self._outbox:
+                self._deliver()
+            else:
+                return  # nothing left to deliver
 
     def _commit(
         self,
@@ -220,13 +271,6 @@ class Recorder:
                 if not self._writing:
                     self._queued += 1
                     self._commit_pending()
-
-
-def _announce(entries: list[_Entry], lost: set[str]) -> None:
-    """Deliver the observer events of the committed entries (lost runs' were dropped)."""
-    events = [e for owner, _, notes in entries if notes and owner not in lost for e in notes]
-    if events:
-        publish(events)
 
 
 def _compact(batch: list[Change]) -> list[Change]:
