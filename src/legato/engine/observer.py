@@ -13,8 +13,10 @@ UI's live updates) subclasses ``Observer``, overrides the methods it cares about
 
 Subscriptions are process-wide and thread-safe. Events arrive on the engine's threads
 (the flow's, a step's, or the recorder's background flush), in the order the
-transitions were committed; an observer must be quick and must not block. An observer
-that raises is logged (logger ``legato.observer``) and the run goes on.
+transitions were committed; an observer must be quick and must not wait for another
+run's thread. It may call legato, even run a flow (the events of that flow's records
+are then delivered right after the observer returns). An observer that raises is
+logged (logger ``legato.observer``) and the run goes on.
 
 When each event fires:
 
@@ -22,9 +24,12 @@ When each event fires:
   claimed by a worker, or taken up to unwind a cancel), after its state is durable.
 - ``StepSubmitted``: when the flow submits a step (``task.submit``, ``task.map``),
   before anything about it is recorded; it may never start if the run stops.
-- Every other event fires once the transition it reports is committed to the store (on
-  the thread that made the commit); a transition whose commit failed, or whose run lost
-  its lease, fires nothing.
+- Every other event fires once the transition it reports is committed to the store
+  (``engine.recorder``), before the engine goes on from that transition when it waited
+  for the commit (a step's completion in the flow's thread, every run transition); a
+  transition whose commit failed, or whose run lost its lease, fires nothing. A step's
+  start and a submitted step's completion are committed with the next commit or the
+  background flush (within about 50 ms).
 
 Events are frozen keyword-only dataclasses: new fields and new events break no
 observer. ``message`` is the human-readable note of the run's history (the same text
