@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -36,15 +36,15 @@ from legato.cli.console import (
 from legato.cli.live import RunMonitor
 from legato.cli.render import ICONS, STATE_STYLES, format_duration, format_time
 from legato.cli.values import plain_json, shown
+from legato.engine.observer import subscribe
 from legato.records import CHILD_PREFIX
 
 if TYPE_CHECKING:
     from legato.engine.handles import RunHandle
-    from legato.records import EventRecord, RunRecord
+    from legato.records import RunRecord
     from legato.store.base import Store
 
-Listener = Callable[["EventRecord"], None]
-Start = Callable[[Sequence[Listener]], "RunHandle"]
+Start = Callable[[], "RunHandle"]
 
 EXIT_BY_STATE = {
     "completed": EXIT_COMPLETED,
@@ -64,7 +64,10 @@ def follow(
     run_id: str | None = None,
     json_output: bool = False,
 ) -> NoReturn:
-    """Start (or resume) the run with ``start(listeners)``, show it, exit with its code."""
+    """Start (or resume) the run with ``start()``, show it, exit with its code.
+
+    The live view follows the run through the engine's observer hook, subscribed while
+    ``start`` executes the run (and its child runs) in this process."""
     console = err() if json_output else out()
     quiet = json_output and not console.is_terminal
     monitor = RunMonitor(console, flow_name=flow_name, run_id=run_id, quiet=quiet)
@@ -73,9 +76,10 @@ def follow(
             _second_interrupt_exits(lambda: monitor.run_id),
             _stdout_to_stderr(json_output),
             monitor.showing(),
+            subscribe(monitor),
         ):
             with user_errors():
-                handle = start([monitor])
+                handle = start()
     except KeyboardInterrupt:
         _interrupted(store, monitor.run_id, flow_name, json_output=json_output)
     _report(handle, json_output=json_output)

@@ -1,10 +1,11 @@
 """The live view of a run executing in the foreground (``legato run``, ``runs resume``).
 
-``RunMonitor`` is an engine listener: it receives every ``EventRecord`` of the run and of
-its child runs, possibly from several threads at once. It prints one line per step
-transition worth keeping (finished, retrying, failed; also started when the output is
-not a terminal), and on a terminal keeps a live region below them with a spinner per
-running step and a progress bar per task that has several steps (a mapped batch).
+``RunMonitor`` is an engine observer (``legato.engine.observer``): subscribed while the
+run executes in this process, it receives the typed events of the run and of its child
+runs, possibly from several threads at once. It prints one line per step transition
+worth keeping (finished, retrying, failed; also started when the output is not a
+terminal), and on a terminal keeps a live region below them with a spinner per running
+step and a progress bar per task that has several steps (a mapped batch).
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ from rich.text import Text
 
 from legato.cli.render import ICONS, STATE_STYLES, format_seconds, format_time, seconds_between
 from legato.clock import utcnow
-from legato.records import EventRecord
+from legato.engine.observer import Event, Observer, RunEvent, RunUpdated, StepEvent
 
 LINES_PER_TASK = 3  # on a terminal, later steps of a task show only in its progress bar
 MAX_RUNNING_ROWS = 12
-CHILD_PREFIX = "child run "  # the engine's message on the step that starts a child run
 FINAL_STEP_STATES = frozenset({"completed", "failed", "skipped", "cancelled"})
 ACTIVE_STEP_STATES = frozenset({"running", "retrying", "waiting"})
 
@@ -67,12 +67,15 @@ class _Run:
     spinner: Spinner = field(default_factory=lambda: Spinner("dots", style="cyan"))
 
 
-class RunMonitor:
-    """Follows one run and its child runs; call it with each event (any thread).
+class RunMonitor(Observer):
+    """Follows one run and its child runs; subscribe it (``engine.observer.subscribe``)
+    while the run executes here. Events of other runs are ignored.
 
-    ``animate``: keep a live region (default: on a real terminal). Otherwise every
-    transition, starts included, is printed as a line: good for logs and pipes.
-    ``quiet``: show nothing, only keep track (``--json`` without a terminal).
+    ``run_id``: the run to follow; None for a run about to start: the first run without
+    a parent that starts in this process. ``animate``: keep a live region (default: on
+    a real terminal). Otherwise every transition, starts included, is printed as a line:
+    good for logs and pipes. ``quiet``: show nothing, only keep track (``--json`` without
+    a terminal).
     """
 
     def __init__(
@@ -94,15 +97,14 @@ class RunMonitor:
         if quiet:
             self.animate = False
         self._runs: dict[str, _Run] = {}
-        self._children: dict[str, tuple[str, str]] = {}  # child run id -> (run id, step key)
         self._model_lock = threading.Lock()  # the model; the refresh thread takes it briefly
         self._print_lock = threading.Lock()  # keeps printed lines in the order of events
         self._started = utcnow()
         self._broken = False
 
-    # -- the listener --------------------------------------------------------------------
+    # -- the observer --------------------------------------------------------------------
 
-    def __call__(self, event: EventRecord) -> None:
+    def _receive(self, event: Event) -> None:
         if self._broken:
             return
         try:
@@ -118,17 +120,26 @@ class RunMonitor:
             self.animate = False
             self.console.print(Text(f"(live view stopped: {exc!r}; the run goes on)", "dim"))
 
-    def _apply(self, event: EventRecord) -> list[Text]:
-        lines = []
-        run = self._runs.get(event.run_id)
-        if run is None:
-            run = self._add_run(event)
-            if run.depth == 0:
-                lines.append(self._header(run))
-        if event.kind == "run":
+    on_run_started = on_run_updated = on_run_waiting = _receive
+    on_run_paused = on_run_finished = _receive
+    on_step_submitted = on_step_started = on_step_retrying = _receive
+    on_step_waiting = on_step_finished = _receive
+
+    def _apply(self, event: Event) -> list[Text]:
+        lines: list[Text] = []
+        if isinstance(event, RunEvent):
+            run = self._runs.get(event.run_id)
+            if run is None:
+                run = self._add_run(event)
+                if run is None:
+                    return lines  # neither this run nor one of its children
+                if run.depth == 0:
+                    lines.append(self._header(run))
             lines += self._apply_run(run, event)
-        elif event.step_key is not None:
-            lines += self._apply_step(run, event, event.step_key)
+        else:
+            followed = self._runs.get(event.run_id)
+            if followed is not None:
+                lines += self._apply_step(followed, event)
         return lines
 
     def _header(self, run: _Run) -> Text:
@@ -138,60 +149,59 @@ class RunMonitor:
         line.append(f"  run {run.run_id}")
         return line
 
-    def _add_run(self, event: EventRecord) -> _Run:
-        parent = self._children.get(event.run_id)
-        if parent is not None and parent[0] in self._runs:
-            parent_run = self._runs[parent[0]]
-            name = parent[1].rpartition("#")[0] or parent[1]
-            run = _Run(event.run_id, name, parent_run.depth + 1, event.at)
-        elif self.run_id is None or event.run_id == self.run_id:
+    def _add_run(self, event: RunEvent) -> _Run | None:
+        """Start following the root run or a child of a followed run; None for others."""
+        parent = self._runs.get(event.parent_run_id or "")
+        if event.run_id == self.run_id or (self.run_id is None and event.parent_run_id is None):
             self.run_id = event.run_id
             run = _Run(event.run_id, self.flow_name, 0, event.at)
-        else:  # a child run we could not place: show it one level down
-            run = _Run(event.run_id, "child", 1, event.at)
+        elif parent is not None:
+            run = _Run(event.run_id, event.flow_name, parent.depth + 1, event.at)
+        else:
+            return None
         self._runs[event.run_id] = run
         return run
 
-    def _apply_run(self, run: _Run, event: EventRecord) -> list[Text]:
-        run.state = event.state
+    def _apply_run(self, run: _Run, event: RunEvent) -> list[Text]:
+        run.state = event.state.value
         # The final state of the root is summed up by the caller; a child's outcome shows
-        # on its parent's step. Messages on a running run (resumed, retried) are news.
-        if event.state == "running" and event.message:
+        # on its parent's step. Notes on a running run (resumed, retried) are news.
+        if isinstance(event, RunUpdated) and event.state == "running" and event.message:
             return [self._line(run, "•", "", Text(event.message, style="dim"), style="dim")]
         return []
 
-    def _apply_step(self, run: _Run, event: EventRecord, key: str) -> list[Text]:
+    def _apply_step(self, run: _Run, event: StepEvent) -> list[Text]:
+        key = event.step_key
+        state = event.state.value
         step = run.steps.get(key)
         if step is None:
             task, _, index = key.rpartition("#")
             step = _Step(key, task or key, int(index) if index.isdigit() else 0)
             run.steps[key] = step
             run.tasks.setdefault(step.task, _Task()).seen += 1
-        if event.state == "pending":  # submitted: counted in its task's total, not shown
+        if state == "pending":  # submitted: counted in its task's total, not shown
             return []
         previous = step.state
-        step.state = event.state
+        step.state = state
         step.attempt = event.attempt or step.attempt
         counts = run.tasks[step.task]
-        counts.running += (event.state == "running") - (previous == "running")
-        if event.state in ACTIVE_STEP_STATES:
+        counts.running += (state == "running") - (previous == "running")
+        if state in ACTIVE_STEP_STATES:
             run.active[key] = step
         else:
             run.active.pop(key, None)
         message = event.message or ""
-        if message.startswith(CHILD_PREFIX):
-            self._children[message[len(CHILD_PREFIX) :].strip()] = (run.run_id, key)
-        if event.state in ACTIVE_STEP_STATES and step.started is None:
+        if state in ACTIVE_STEP_STATES and step.started is None:
             step.started = event.at  # a wait step never runs: it starts waiting
-        if event.state == "running":
+        if state == "running":
             return self._started_line(run, step, message)
-        if event.state in FINAL_STEP_STATES:
+        if state in FINAL_STEP_STATES:
             step.finished = event.at
             if previous not in FINAL_STEP_STATES:
-                counts.done += event.state == "completed"
-                counts.failed += event.state == "failed"
-                counts.other += event.state not in ("completed", "failed")
-            if event.state == "completed":
+                counts.done += state == "completed"
+                counts.failed += state == "failed"
+                counts.other += state not in ("completed", "failed")
+            if state == "completed":
                 del run.steps[key]  # memory stays bounded by the unfinished steps
         return self._finished_line(run, step, message)
 

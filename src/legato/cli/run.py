@@ -53,8 +53,8 @@ def run_command(
     operations = open_operations(ctx, db, create=True)
     by = operator()
 
-    def start(listeners: Any) -> Any:
-        return operations.start(flow, args, kwargs, by=by, listeners=listeners)
+    def start() -> Any:
+        return operations.start(flow, args, kwargs, by=by)
 
     follow(start, store=operations.store, flow_name=flow.name, json_output=json_output)
 

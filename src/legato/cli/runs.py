@@ -298,10 +298,10 @@ def _continue(
         return
     by = operator()
 
-    def start(listeners: Any) -> Any:
+    def start() -> Any:
         if retry_failed:
-            return operations.retry(run_id, from_step=from_step, by=by, listeners=listeners)
-        return operations.resume(run_id, by=by, listeners=listeners)
+            return operations.retry(run_id, from_step=from_step, by=by)
+        return operations.resume(run_id, by=by)
 
     follow(start, store=store, flow_name=run.flow_name, run_id=run_id, json_output=json_output)
 

@@ -13,30 +13,44 @@ background flush picks them up within ``flush_interval``.
 Records of a worker's runs carry the run's lease ``Fence``: each commit checks every
 fence of its batch. When one run's lease was lost, that run's records are dropped and
 the rest of the batch is committed; only that run's writers learn of it.
+
+Observer events (``engine.observer``) ride with the records they report:
+``write(changes, events=...)`` delivers them once those records are committed, in commit
+order, on the thread that committed them (or on one that committed just before), before
+any writer waiting for that commit returns. An observer may itself run a flow: its own
+writes then return before their events are delivered (right after it returns). Events
+of records that were dropped (lost lease) or whose commit failed are never delivered.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Sequence
 
+from legato.engine.observer import Event, publish
 from legato.errors import LeaseLostError, StoreError
 from legato.records import Change, Fence, StepRecord
 from legato.store.base import Store
 
 KICK_BATCH = 256  # pending writes (about 512 records) that make a finishing worker commit
 
+_Entry = tuple[str | None, Sequence[Change], Sequence[Event]]
+
 
 class Recorder:
     def __init__(self, store: Store, *, flush_interval: float = 0.05) -> None:
         self.store = store
         self._cond = threading.Condition(threading.Lock())
-        # (the fence's run id or None, records) in queue order
-        self._pending: list[tuple[str | None, Sequence[Change]]] = []
+        # (the fence's run id or None, records, their observer events) in queue order
+        self._pending: list[_Entry] = []
         self._fences: dict[str, Fence] = {}  # the fences of the pending records
         self._lost: set[str] = set()  # runs whose lease was lost: their writes are refused
         self._queued = 0  # sequence number of the last queued batch
         self._durable = 0  # every batch up to this number is committed
+        self._outbox: deque[tuple[int, list[Event]]] = deque()  # (batch, its events)
+        self._delivered = 0  # the events of every batch up to this number are delivered
+        self._deliverer: int | None = None  # the thread delivering events, if any
         self._writing = False
         self._error: BaseException | None = None
         self._flush_interval = flush_interval
@@ -51,6 +65,7 @@ class Recorder:
         wait: bool = True,
         kick: bool = False,
         fence: Fence | None = None,
+        events: Sequence[Event] = (),
     ) -> int:
         """Queue ``changes`` and return their sequence number.
 
@@ -59,6 +74,9 @@ class Recorder:
         but commit now if ``KICK_BATCH`` writes are pending and nobody is committing.
         Otherwise the records ride along with the next commit, or the background flush
         within ``flush_interval``.
+
+        ``events``: observer events delivered once ``changes`` are committed (see the
+        module docstring).
 
         Raises ``StoreError`` if a commit failed: the recorder is then broken for good
         and the run must be resumed later from what is durable. Raises
@@ -71,7 +89,7 @@ class Recorder:
                 owner = fence.run_id
                 self._raise_if_lost(owner, fence)
                 self._fences[owner] = fence
-            self._pending.append((owner, changes))
+            self._pending.append((owner, changes, events))
             self._queued += 1
             mine = self._queued
             if wait:
@@ -101,6 +119,7 @@ class Recorder:
                 self._commit_pending()
             self._raise_if_broken()
         self._raise_if_broken()
+        self._wait_delivered(seq)
 
     def flush(self) -> None:
         """Commit everything queued so far."""
@@ -151,11 +170,60 @@ class Recorder:
                 self._error = error
             else:
                 self._durable = upto
+                self._queue_events(upto, entries, lost)
             self._cond.notify_all()
+        self._deliver()
+
+    # -- observer events ------------------------------------------------------------------
+    # Committed batches' events go to an outbox in commit order; one thread at a time
+    # (the first committer that finds nobody delivering) delivers them with the lock
+    # released, so that an observer may itself run a flow (write through this recorder)
+    # without a deadlock; its own writes then do not wait for their delivery.
+
+    def _queue_events(self, upto: int, entries: list[_Entry], lost: set[str]) -> None:
+        # Called with the lock held, right after the commit of batch ``upto``.
+        events = [e for owner, _, notes in entries if notes and owner not in lost for e in notes]
+        if events or self._outbox or self._deliverer is not None:
+            self._outbox.append((upto, events))
+        else:
+            self._delivered = upto
+
+    def _deliver(self) -> None:
+        # Called with the lock held; releases it while observers run.
+        if self._deliverer is not None or not self._outbox:
+            return
+        self._deliverer = threading.get_ident()
+        try:
+            while self._outbox:
+                upto, events = self._outbox.popleft()
+                if events:
+                    self._cond.release()
+                    try:
+                        publish(events)
+                    finally:
+                        self._cond.acquire()
+                self._delivered = upto
+                self._cond.notify_all()
+        finally:
+            if self._outbox:  # interrupted (Ctrl-C): the rest is not delivered
+                self._delivered = self._outbox[-1][0]
+                self._outbox.clear()
+            self._deliverer = None
+            self._cond.notify_all()
+
+    def _wait_delivered(self, seq: int) -> None:
+        # Called with the lock held, once ``seq`` is durable.
+        while self._delivered < seq and self._deliverer != threading.get_ident():
+            if self._deliverer is not None:
+                self._cond.wait()
+            elif self._outbox:
+                self._deliver()
+            else:
+                return  # nothing left to deliver
 
     def _commit(
         self,
-        entries: list[tuple[str | None, Sequence[Change]]],
+        entries: list[_Entry],
         fences: dict[str, Fence],
         lost: set[str],
     ) -> None:
@@ -164,7 +232,7 @@ class Recorder:
         while True:
             live = {run_id: f for run_id, f in fences.items() if run_id not in lost}
             batch = _compact(
-                [c for owner, changes in entries if owner not in lost for c in changes]
+                [c for owner, changes, _ in entries if owner not in lost for c in changes]
             )
             if not live:
                 self.store.record(batch)

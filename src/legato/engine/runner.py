@@ -26,6 +26,13 @@ from legato.engine.context import (
 from legato.engine.failures import compensate, failure_of, run_handlers
 from legato.engine.futures import StepFuture
 from legato.engine.handles import RunHandle
+from legato.engine.observer import (
+    announce_started,
+    announce_submitted,
+    observing,
+    run_event,
+    step_event,
+)
 from legato.engine.recorder import Recorder
 from legato.engine.steps import error_info, execute_step, futures_in
 from legato.engine.waits import INLINE_WAIT, Suspended, describe_wait
@@ -497,6 +504,7 @@ class RunExecution:
             key, task.name, self.signal, self._helper, self.recorder
         )
         self.futures.append(handle)
+        announce_submitted(self.run, step_key=key, task_name=task.name)
         if self.listeners:  # lets a live view size its progress bars up front
             submitted = EventRecord(
                 run_id=self.run_id, at=utcnow(), kind="step", state="pending", step_key=key
@@ -719,7 +727,9 @@ class RunExecution:
             attempt=step.attempts,
             message=message,
         )
-        seq = self.recorder.write((step, event, *extra), wait=wait, kick=kick, fence=self.fence)
+        notes = (step_event(step, event, flow_name=self.flow_name),) if observing() else ()
+        changes = (step, event, *extra)
+        seq = self.recorder.write(changes, wait=wait, kick=kick, fence=self.fence, events=notes)
         if step.state is StepState.COMPLETED:
             self.recorded[step.key] = step
             if step.seq < DERIVED_SEQ:
@@ -731,7 +741,7 @@ class RunExecution:
     def record_run(
         self, run: RunRecord, *, message: str | None = None, by: str | None = None
     ) -> None:
-        self.run = run
+        previous, self.run = self.run.state, run
         event = EventRecord(
             run_id=run.run_id,
             at=utcnow(),
@@ -740,7 +750,8 @@ class RunExecution:
             message=message,
             by=by,
         )
-        self.recorder.write((run, event), wait=True, fence=self.fence)
+        notes = (run_event(run, event, previous=previous),) if observing() else ()
+        self.recorder.write((run, event), wait=True, fence=self.fence, events=notes)
         for listener in self.listeners:
             listener(event)
 
@@ -813,6 +824,7 @@ class RunExecution:
         """Run the flow body (with flow-level retries) and record how the run ended."""
         token = current_run.set(self)
         register_execution(self)
+        announce_started(self.run, resumed=bool(self.recorded))
         try:
             if not self.unwinding_cancel:
                 self._arm_deadline()
