@@ -15,6 +15,7 @@ from legato.states import RunState
 
 if TYPE_CHECKING:
     from legato.records import RunRecord
+    from legato.store.base import Store
 
 runs_app = typer.Typer(
     name="runs",
@@ -241,9 +242,7 @@ def _requeue(
         requeued = [
             i
             for i in ids
-            if store.requeue_run(  # type: ignore[attr-defined]
-                i, now=utcnow(), message="requeued for a retry by replay", by=by
-            )
+            if store.requeue_run(i, now=utcnow(), message="requeued for a retry by replay", by=by)
         ]
     if run_id is not None and not requeued:
         fail(f"run {run_id} is not failed; only failed runs can be retried")
@@ -315,7 +314,7 @@ def _continue(
     follow(start, store=store, flow_name=run.flow_name, run_id=run_id, json_output=json_output)
 
 
-def _already_completed(store: Any, run: Any, *, json_output: bool) -> None:
+def _already_completed(store: Store, run: RunRecord, *, json_output: bool) -> None:
     """``runs resume`` of a completed run: say that nothing ran, and show its result."""
     from legato.cli.console import err
     from legato.cli.foreground import outcome

@@ -208,7 +208,7 @@ class FlowOptions:
     version: str | None = None
     timeout: float | None = None
     retries: int = 0
-    store: Any = None  # a Store or URL; None means the process default
+    store: Store | str | None = None  # None means the process default
     target: str | None = None  # how another process imports this flow
     queue: str = "default"  # where submitted runs wait for a worker
     priority: int = 0  # higher runs first

@@ -31,6 +31,7 @@ from legato.errors import InputError, InputRejected, RunStateError, UsageError  
 from legato.records import EventRecord, InputAnswer
 from legato.serialization import dumps, loads
 from legato.states import StepState
+from legato.store.base import Store
 
 
 def wait_for_input(
@@ -133,7 +134,7 @@ def answer_input(
     by: str | None = None,
     role: str | None = None,
     reject: str | None = None,
-    store: Any = None,
+    store: Store | str | None = None,
 ) -> InputAnswer:
     """Answer (``data``) or reject (``reject="reason"``) the run's input ``name``.
 
@@ -143,7 +144,7 @@ def answer_input(
     not wait for it, the answer does not fit the schema (field by field) or has fields
     the schema does not have, the role may not answer, or someone answered first.
     """
-    opened: Any = resolve_store(store)  # a QueueStore: every backend is one
+    opened = resolve_store(store)
     run = opened.get_run(run_id)
     question = _question(opened, run_id, name)
     if question is None:
@@ -350,7 +351,7 @@ def _already(first: InputAnswer) -> InputError:
     )
 
 
-def _questions(store: Any, run_id: str) -> list[dict[str, Any]]:
+def _questions(store: Store, run_id: str) -> list[dict[str, Any]]:
     return [
         loads(step.result)
         for step in store.get_steps(run_id)
@@ -358,7 +359,7 @@ def _questions(store: Any, run_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def _question(store: Any, run_id: str, name: str) -> dict[str, Any] | None:
+def _question(store: Store, run_id: str, name: str) -> dict[str, Any] | None:
     run = store.get_run(run_id)
     if run.state.is_final:
         raise RunStateError(f"run {run_id} already ended ({run.state.value}); nothing to answer")

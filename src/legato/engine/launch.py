@@ -166,7 +166,7 @@ def submit(
         state="pending",
         message=f"submitted to queue {options.queue!r}",
     )
-    stored, _created = opened.submit_run(run, events=(event,))  # type: ignore[attr-defined]
+    stored, _created = opened.submit_run(run, events=(event,))
     return RunHandle(stored.run_id, opened)
 
 
@@ -418,7 +418,7 @@ def cancel(
     event = EventRecord(
         run_id=run_id, at=utcnow(), kind="run", state="cancelled", message=reason, by=by
     )
-    cancelled = opened.cancel_run(run_id, event=event)  # type: ignore[attr-defined]
+    cancelled = opened.cancel_run(run_id, event=event)
     running_here = executions().get(run_id)
     if running_here is not None:
         running_here.cancelled.set()
@@ -452,7 +452,7 @@ def unpause(
 def _set_paused(
     run_id: str, paused: bool, *, store: Store | str | None, reason: str | None, by: str | None
 ) -> RunRecord:
-    opened: Any = resolve_store(store)
+    opened = resolve_store(store)
     run = opened.get_run(run_id)
     verb = "paused" if paused else "unpaused"
     event = EventRecord(
