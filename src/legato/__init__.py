@@ -6,6 +6,8 @@ the default store (``~/.legato/legato.db`` or ``LEGATO_DB``) and returns its res
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from legato.engine.context import get_run_context, use_executor, use_store
 from legato.engine.decorators import flow, task
 from legato.engine.definitions import Flow, Task
@@ -47,6 +49,9 @@ from legato.notifications.notify import notifier, notify
 from legato.states import RunState, StepState
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from legato.store.base import Store
 
 __all__ = [
     "Cancelled",
@@ -103,10 +108,10 @@ __all__ = [
 ]
 
 
-def get_run(run_id: str, *, store: object = None) -> RunHandle:
+def get_run(run_id: str, *, store: Store | str | None = None) -> RunHandle:
     """A handle on an existing run (any process); raises ``RunNotFoundError``."""
     from legato.engine.context import resolve_store
 
-    opened = resolve_store(store)  # type: ignore[arg-type]
+    opened = resolve_store(store)
     opened.get_run(run_id)
     return RunHandle(run_id, opened)

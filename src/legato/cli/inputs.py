@@ -52,8 +52,8 @@ def list_command(
 
     store = open_cli_store(ctx, db)
     with user_errors():
-        steps = store.open_inputs(limit)  # type: ignore[attr-defined]
-    questions = [{"run_id": s.run_id, "step": s.key, **loads(s.result)} for s in steps]
+        steps = store.open_inputs(limit)
+    questions = [{"run_id": s.run_id, "step": s.key, **loads(s.result or "{}")} for s in steps]
     if json_output:
         write_json(questions)
         return

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,6 +17,9 @@ from rich.text import Text
 from legato.cli.console import err, fail, out, user_errors, write_json
 from legato.cli.options import DbOption, JsonOption, open_cli_store, open_operations, operator
 from legato.cli.run import PARAM_HELP, TARGET_HELP, flow_arguments, load_flow
+
+if TYPE_CHECKING:
+    from legato.store.base import Store
 
 
 def submit_command(
@@ -69,7 +72,7 @@ def submit_command(
 LIVE_WORKER = timedelta(minutes=2)  # a worker heard from this recently counts as live
 
 
-def _warn_if_unserved(store: Any, queue: str) -> None:
+def _warn_if_unserved(store: Store, queue: str) -> None:
     """A run in a queue no live worker takes from waits forever: say so (a warning, not
     an error: the worker may simply not be started yet)."""
     from legato.clock import utcnow
@@ -154,7 +157,7 @@ def worker_command(
             fail(str(exc))
         chosen = executor_from_url(executor)
         worker = Worker(
-            store,  # type: ignore[arg-type]
+            store,
             options=WorkerOptions(
                 concurrency=concurrency,
                 queues=tuple(queue or ("default",)),
@@ -219,7 +222,7 @@ def workers_list_command(
 
     store = open_cli_store(ctx, db)
     with user_errors():
-        workers = store.list_workers()  # type: ignore[attr-defined]
+        workers = store.list_workers()
     now = utcnow()
     if json_output:
         write_json(
@@ -276,8 +279,8 @@ def limits_set_command(
     """
     store = open_cli_store(ctx, db, create=True)
     with user_errors():
-        before = store.get_limits().get(key)  # type: ignore[attr-defined]
-        store.set_limit(key, limit)  # type: ignore[attr-defined]
+        before = store.get_limits().get(key)
+        store.set_limit(key, limit)
     was = "" if before is None else f" (was {before})"
     out().print(Text(f"Limit set: at most {limit} run(s) of {key} at once{was}."))
 
@@ -294,11 +297,11 @@ def limits_remove_command(
     """
     store = open_cli_store(ctx, db)
     with user_errors():
-        limits = store.get_limits()  # type: ignore[attr-defined]
+        limits = store.get_limits()
         if key not in limits:
             known = ", ".join(sorted(limits)) or "none"
             fail(f"there is no limit {key!r} to remove; limits set: {known}")
-        store.set_limit(key, None)  # type: ignore[attr-defined]
+        store.set_limit(key, None)
     out().print(Text(f"Limit removed: {key} (was {limits[key]}) is no longer limited."))
 
 
@@ -312,7 +315,7 @@ def limits_list_command(
     """
     store = open_cli_store(ctx, db)
     with user_errors():
-        limits = store.get_limits()  # type: ignore[attr-defined]
+        limits = store.get_limits()
     if json_output:
         write_json(limits)
     elif not limits:

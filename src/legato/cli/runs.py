@@ -13,6 +13,7 @@ from legato.states import RunState
 
 if TYPE_CHECKING:
     from legato.records import RunRecord
+    from legato.store.base import Store
 
 runs_app = typer.Typer(
     name="runs",
@@ -306,7 +307,7 @@ def _continue(
     follow(start, store=store, flow_name=run.flow_name, run_id=run_id, json_output=json_output)
 
 
-def _already_completed(store: Any, run: Any, *, json_output: bool) -> None:
+def _already_completed(store: Store, run: RunRecord, *, json_output: bool) -> None:
     """``runs resume`` of a completed run: say that nothing ran, and show its result."""
     from legato.cli.console import err
     from legato.cli.foreground import outcome

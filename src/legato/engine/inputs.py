@@ -32,6 +32,7 @@ from legato.errors import InputError, InputRejected, RunStateError, UsageError  
 from legato.records import EventRecord, InputAnswer
 from legato.serialization import dumps, loads
 from legato.states import StepState
+from legato.store.base import Store
 
 
 def wait_for_input(
@@ -134,19 +135,19 @@ def answer_input(
     by: str | None = None,
     role: str | None = None,
     reject: str | None = None,
-    store: Any = None,
+    store: Store | str | None = None,
 ) -> InputAnswer:
     """Answer (``data``) or reject (``reject="reason"``) the run's input ``name``.
 
     As ``record_answer`` (which the operations service calls too), on ``store`` or the
     default store.
     """
-    opened: Any = resolve_store(store)  # a QueueStore: every backend is one
+    opened = resolve_store(store)
     return record_answer(opened, run_id, name, data, by=by, role=role, reject=reject, at=utcnow())
 
 
 def record_answer(
-    store: Any,
+    store: Store,
     run_id: str,
     name: str,
     data: Any = None,
@@ -363,7 +364,7 @@ def _already(first: InputAnswer) -> InputError:
     )
 
 
-def _questions(store: Any, run_id: str) -> list[dict[str, Any]]:
+def _questions(store: Store, run_id: str) -> list[dict[str, Any]]:
     return [
         loads(step.result)
         for step in store.get_steps(run_id)
@@ -371,7 +372,7 @@ def _questions(store: Any, run_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def _question(store: Any, run_id: str, name: str) -> dict[str, Any] | None:
+def _question(store: Store, run_id: str, name: str) -> dict[str, Any] | None:
     run = store.get_run(run_id)
     if run.state.is_final:
         raise RunStateError(f"run {run_id} already ended ({run.state.value}); nothing to answer")

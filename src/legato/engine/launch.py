@@ -186,7 +186,7 @@ def enqueue(
         message=f"submitted to queue {options.queue!r}",
         by=by,
     )
-    return store.submit_run(run, events=(event,))  # type: ignore[attr-defined]
+    return store.submit_run(run, events=(event,))
 
 
 def execute_claimed(

@@ -31,10 +31,10 @@ from legato.engine.handles import RunHandle
 from legato.engine.inputs import record_answer
 from legato.engine.launch import enqueue, execute_new, resume
 from legato.engine.targets import load_target
-from legato.errors import RunStateError, StoreError
+from legato.errors import RunStateError
 from legato.records import EventRecord, InputAnswer, RunFilter, RunRecord, SentEvent
 from legato.serialization import dumps
-from legato.store.base import QueueStore, Store, already_ended
+from legato.store.base import Store, already_ended
 
 if TYPE_CHECKING:
     from legato.engine.definitions import Flow
@@ -71,21 +71,14 @@ class Operations:
     meanwhile is never overwritten.
     """
 
-    def __init__(self, store: QueueStore, *, clock: Clock = utcnow) -> None:
+    def __init__(self, store: Store, *, clock: Clock = utcnow) -> None:
         self.store = store
         self.clock = clock
 
     @classmethod
     def for_store(cls, store: Store | str | None = None, *, clock: Clock = utcnow) -> Operations:
-        """The service on ``store`` (a Store, a URL, or None for the default store).
-        Raises ``StoreError`` for a store without the run queue."""
-        opened = resolve_store(store)
-        if not isinstance(opened, QueueStore):
-            raise StoreError(
-                f"{type(opened).__name__} has no run queue, so runs on it cannot be "
-                "operated on: use legato's SQLite, PostgreSQL or memory store"
-            )
-        return cls(opened, clock=clock)
+        """The service on ``store`` (a Store, a URL, or None for the default store)."""
+        return cls(resolve_store(store), clock=clock)
 
     # -- starting runs -------------------------------------------------------------------
 

@@ -238,7 +238,7 @@ class Recorder:
                 self.store.record(batch)
                 return
             try:
-                self.store.record_fenced(batch, fences=list(live.values()))  # type: ignore[attr-defined]
+                self.store.record_fenced(batch, fences=list(live.values()))
                 return
             except LeaseLostError as exc:
                 if exc.run_id not in live:

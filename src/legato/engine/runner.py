@@ -361,12 +361,12 @@ class RunExecution:
                 self.record_step(waiting, message=f"input {name!r}: {prompt}", wait=True)
             deadline_text = question.get("deadline")
             deadline = None if deadline_text is None else datetime.fromisoformat(deadline_text)
-            answer = self.store.get_input(self.run_id, name)  # type: ignore[attr-defined]
+            answer = self.store.get_input(self.run_id, name)
             if answer is None and self._due_soon(deadline):
-                answer = self.store.get_input(self.run_id, name)  # type: ignore[attr-defined]
+                answer = self.store.get_input(self.run_id, name)
             if answer is None and self.blocks_on_waits:
                 answer = self._block_until(
-                    lambda: self.store.get_input(self.run_id, name),  # type: ignore[attr-defined]
+                    lambda: self.store.get_input(self.run_id, name),
                     deadline,
                 )
             if answer is not None:
@@ -385,7 +385,7 @@ class RunExecution:
                         self.run_id,
                         deadline,
                         waiting_for=f"input:{name}",
-                        arrived=lambda: self.store.get_input(self.run_id, name) is not None,  # type: ignore[attr-defined]
+                        arrived=lambda: self.store.get_input(self.run_id, name) is not None,
                     )
                 )
             done = replace(
@@ -454,9 +454,7 @@ class RunExecution:
             for step in self.recorded.values()
             if step.task_name == "wait_for_event" and step.state is StepState.COMPLETED
         }
-        events = self.store.events_for(  # type: ignore[attr-defined]
-            name, run_id=self.run_id, since=self.run.created_at
-        )
+        events = self.store.events_for(name, run_id=self.run_id, since=self.run.created_at)
         for event in events:
             if event.id in taken or (key is not None and event.key != key):
                 continue

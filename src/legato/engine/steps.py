@@ -465,7 +465,7 @@ def annotate(exc: BaseException, run_id: str, step_key: str) -> BaseException:
     """Extend the exception's message with where it happened, once, keeping its type."""
     if getattr(exc, "__legato_step__", None) is None:
         try:
-            exc.__legato_step__ = (run_id, step_key)  # type: ignore[attr-defined]
+            object.__setattr__(exc, "__legato_step__", (run_id, step_key))
         except AttributeError:
             return exc
         where = f"(run {run_id}, step {step_key})"

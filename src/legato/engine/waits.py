@@ -25,6 +25,7 @@ from legato.engine.context import current_run, current_step
 from legato.engine.retries import to_seconds
 from legato.errors import UsageError
 from legato.records import CHILD_PREFIX
+from legato.store.base import Store
 
 INLINE_WAIT = 1.0  # seconds: shorter waits are slept through instead of suspending
 
@@ -134,7 +135,7 @@ def send_event(
     key: str | None = None,
     run_id: str | None = None,
     by: str | None = None,
-    store: Any = None,
+    store: Store | str | None = None,
 ) -> int:
     """Send an event to the flows waiting for ``name`` (or to the run ``run_id`` only);
     returns its id. The event is stored first, so a run that reaches its wait later still
@@ -144,7 +145,8 @@ def send_event(
     from legato.serialization import dumps
 
     opened = resolve_store(store)
-    sent = opened.send_event(  # type: ignore[attr-defined]
+    sent = opened.send_event(
         SentEvent(name=name, payload=dumps(data), sent_at=utcnow(), key=key, run_id=run_id, by=by)
     )
-    return int(sent.id)
+    assert sent.id is not None  # the store gives every event it keeps an id
+    return sent.id

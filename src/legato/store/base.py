@@ -1,10 +1,28 @@
-"""The Store protocol: everything legato persists goes through these methods.
+"""The store protocols: everything legato persists goes through these methods.
 
-Backends: ``MemoryStore`` (``memory://``), ``SqliteStore`` (``sqlite:///path``). Every
-backend passes ``tests/store/test_contract.py``. The engine never sees SQL.
+One protocol per concern, so that a caller asks only for what it uses and a new concern
+(deployments and fires, tokens and audit) arrives as a protocol of its own, in its own
+module, without growing the others:
 
-Writes arrive in batches through :meth:`Store.record` so that one writer can commit the
-records of many parallel steps in a single transaction (group commit).
+- ``RunStore``: runs, steps, history, logs and the result cache (what executing reads
+  and writes);
+- ``QueueStore``: the run queue, leases and fencing, workers and concurrency limits;
+- ``SignalStore``: events sent to runs and people's answers to their inputs;
+- ``ControlStore``: an operator's pause, unpause and cancel;
+- ``Store``: all four, the one the engine, the worker and the CLI are typed against.
+
+Each backend (``MemoryStore``, ``SqliteStore`` and ``PostgresStore``) inherits the
+protocols it implements, and ``tests/store/test_protocols.py`` checks that it implements
+each of them and that every verb of every protocol has a contract test run on every
+backend. The engine never sees SQL.
+
+Every method raises ``StoreError`` when the backend fails (a driver error, a closed
+store) and then has written nothing; its docstring says what it writes in one atomic
+step and what else it raises. Rules shared by the backends (an idempotency
+conflict, a concurrency limit) live in ``legato.store.rules``.
+
+Writes arrive in batches through :meth:`RunStore.record` so that one writer can commit
+the records of many parallel steps in a single transaction (group commit).
 """
 
 from __future__ import annotations
@@ -13,7 +31,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from legato.errors import RunStateError, StoreError
 from legato.records import (
     CacheRecord,
     Change,
@@ -27,10 +44,23 @@ from legato.records import (
     StepRecord,
     WorkerRecord,
 )
+from legato.store.rules import already_ended, check_limit
+
+__all__ = [
+    "ControlStore",
+    "QueueStore",
+    "RunStore",
+    "SignalStore",
+    "Store",
+    "already_ended",
+    "check_limit",
+]
 
 
 @runtime_checkable
-class Store(Protocol):
+class RunStore(Protocol):
+    """Runs, their steps, history, logs and the result cache."""
+
     url: str  # as given, with any password removed
 
     def create_run(self, run: RunRecord, *, events: Sequence[EventRecord] = ()) -> None:
@@ -45,8 +75,8 @@ class Store(Protocol):
         ``RunRecord``: updates the run's mutable fields (state, result, error, owner,
         times); the run must exist. A child run that ends (``RunRecord.wakes_parent``)
         makes its parent due at its ``finished_at`` when the parent waits for it
-        (``waiting_for == waits_for_child(child)``), and wakes idle workers. ``StepRecord``: inserts or replaces the step at
-        ``(run_id, key)``. ``EventRecord`` / ``LogRecord``: appended. ``CacheRecord``:
+        (``waiting_for == waits_for_child(child)``), and wakes idle workers.
+        ``StepRecord``: inserts or replaces the step at ``(run_id, key)``. ``EventRecord`` / ``LogRecord``: appended. ``CacheRecord``:
         inserts or replaces the entry at ``cache_key``. Raises ``StoreError``.
         """
 
@@ -72,26 +102,10 @@ class Store(Protocol):
         """Release connections. Idempotent."""
 
 
-def check_limit(key: str, limit: int | None) -> None:
-    """Raise ``StoreError`` unless ``key`` is ``"flow:NAME"``/``"tag:T"`` and ``limit`` is
-    None or >= 0."""
-    if not key.startswith(("flow:", "tag:")) or key.endswith(":"):
-        raise StoreError(f"concurrency limit key {key!r} must be 'flow:NAME' or 'tag:TAG'")
-    if limit is not None and limit < 0:
-        raise StoreError(f"concurrency limit of {key!r} must be >= 0, got {limit}")
-
-
-def already_ended(run: RunRecord, verb: str) -> RunStateError:
-    """The one wording for an operator action on a run that has ended."""
-    return RunStateError(f"run {run.run_id} already ended ({run.state.value}); nothing to {verb}")
-
-
 @runtime_checkable
-class QueueStore(Store, Protocol):
-    """What workers need on top of ``Store``: the run queue, leases and fencing.
-
-    Every backend implements it; it is separate so the engine's core needs only ``Store``.
-    """
+class QueueStore(Protocol):
+    """The run queue: submit, claim, take and requeue runs; leases and fenced writes;
+    the workers' rows and the concurrency limits. What a worker needs besides ``RunStore``."""
 
     def submit_run(
         self, run: RunRecord, *, events: Sequence[EventRecord] = ()
@@ -132,30 +146,32 @@ class QueueStore(Store, Protocol):
         A compare-and-set: ``epoch`` is the lease epoch of the record the caller read
         and judged free (its process gone); the take succeeds only if the run is still
         at that epoch, so of several callers racing from one reading exactly one wins.
-        Succeeds for a pending or paused run, a running/waiting run that no live worker lease holds
-        (a crashed direct call, an expired lease), and with ``retry_failed`` a failed
-        run: state running, ``owner``, no lease, epoch incremented, an event appended (by
-        ``by``, else ``owner``).
+        Succeeds for a pending or paused run, a running/waiting run that no live worker
+        lease holds (a crashed direct call, an expired lease), and with ``retry_failed`` a
+        failed run: state running, ``owner``, no lease, epoch incremented, an event
+        appended (by ``by``, else ``owner``).
         None (nothing written) when the epoch moved on, a live lease holds it, or it
         ended.
         """
 
     def requeue_run(self, run_id: str, *, now: datetime, message: str, by: str | None) -> bool:
-        """Put a failed run back in its queue (pending) for a worker to retry it by
-        replay, its deadline cleared (the retry starts a new one); False (nothing written)
-        unless it is failed. Wakes idle workers."""
+        """Atomically put a failed run back in its queue (pending) for a worker to retry
+        it by replay, its deadline cleared (the retry starts a new one), and append a run
+        event by ``by``; False (nothing written) unless it is failed (an unknown run too).
+        Wakes idle workers."""
 
     def renew_lease(
         self, run_id: str, *, owner: str, epoch: int, lease: timedelta, now: datetime
     ) -> bool:
-        """Extend the lease to ``now+lease`` if ``owner`` still holds it at ``epoch``;
-        False when the lease was lost (then nothing is written)."""
+        """Atomically extend the lease to ``now+lease`` if ``owner`` still holds it at
+        ``epoch``; False when the lease was lost (then nothing is written)."""
 
     def release_run(
         self, run_id: str, *, owner: str, epoch: int, now: datetime, message: str
     ) -> bool:
-        """Give the run back (state pending, no owner, no lease) so another worker takes
-        it at once; False when the lease was already lost. Appends a run event."""
+        """Atomically give the run back (state pending, no owner, no lease) so another
+        worker takes it at once, and append a run event; False (nothing written) when
+        ``owner`` no longer holds it at ``epoch``. Wakes idle workers."""
 
     def record_fenced(self, changes: Sequence[Change], *, fences: Sequence[Fence]) -> None:
         """``record`` that first checks, for each fence, that its run's lease epoch is
@@ -163,19 +179,67 @@ class QueueStore(Store, Protocol):
         transaction); otherwise raises ``LeaseLostError`` for the first stale run and
         writes nothing."""
 
+    def wait_for_work(self, timeout: float) -> None:
+        """Block until a run may have become runnable (a submit, a release) or
+        ``timeout`` seconds pass. PostgreSQL listens for notifications; SQLite sleeps."""
+
+    def heartbeat_worker(self, worker: WorkerRecord) -> None:
+        """Insert or replace the worker's row (one atomic write)."""
+
+    def remove_worker(self, worker_id: str) -> None:
+        """Delete the worker's row (it stopped cleanly). Idempotent."""
+
+    def list_workers(self) -> list[WorkerRecord]:
+        """Every worker row, newest heartbeat first."""
+
+    def set_limit(self, key: str, limit: int | None) -> None:
+        """Set (or with None remove) the concurrency limit of ``"flow:NAME"`` or
+        ``"tag:T"`` (one atomic write). Raises ``StoreError`` (nothing written) for
+        another key or a negative limit."""
+
+    def get_limits(self) -> dict[str, int]:
+        """Every concurrency limit by key."""
+
+
+@runtime_checkable
+class SignalStore(Protocol):
+    """Signals from outside a run: events sent to runs and people's answers to inputs."""
+
     def send_event(self, event: SentEvent) -> SentEvent:
-        """Store an event (with its id) and make the runs waiting for its name due now,
-        so a worker resumes them. For ``event.run_id`` only that run; then raises
-        ``RunNotFoundError``, or ``RunStateError`` if the run has already ended."""
+        """Atomically store an event (the returned copy has its id) and make the runs
+        waiting for its name due at ``event.sent_at``, so a worker resumes them; wakes
+        idle workers. For ``event.run_id`` only that run; then raises
+        ``RunNotFoundError``, or ``RunStateError`` if the run has already ended (nothing
+        written either way)."""
 
     def events_for(self, name: str, *, run_id: str, since: datetime) -> list[SentEvent]:
         """Events named ``name`` sent at or after ``since``, for every run or for
         ``run_id``, oldest first."""
 
+    def answer_input(self, answer: InputAnswer) -> InputAnswer:
+        """Atomically record a person's answer and make the run, if waiting, due at
+        ``answer.answered_at``; wakes idle workers. When the run already has an answer
+        for that name, nothing is written and that first answer is returned (compare it
+        with ``answer`` to tell who won). Raises ``RunNotFoundError`` (nothing written)
+        for an unknown run."""
+
+    def get_input(self, run_id: str, name: str) -> InputAnswer | None:
+        """The answer recorded for the run's input ``name``, if any."""
+
+    def open_inputs(self, limit: int = 100) -> list[StepRecord]:
+        """The waiting ``wait_for_input`` steps of waiting (or blocking, still running)
+        runs, oldest first."""
+
+
+@runtime_checkable
+class ControlStore(Protocol):
+    """An operator's control over a run: pause, unpause and cancel, each atomic."""
+
     def set_paused(self, run_id: str, *, paused: bool, event: EventRecord) -> bool:
-        """Pause a pending, waiting or running run (a process executing it stops at its
-        next step), or unpause a paused one (back to the queue, pending); appends
-        ``event``. False (nothing written) when the run is not in such a state."""
+        """Atomically pause a pending, waiting or running run (a process executing it
+        stops at its next step), or unpause a paused one (back to the queue, pending,
+        waking idle workers), and append ``event``. False (nothing written) when the run
+        is unknown or not in such a state."""
 
     def cancel_run(self, run_id: str, *, event: EventRecord) -> RunRecord:
         """Atomically cancel a run that has not ended (a compare-and-set on its state:
@@ -187,34 +251,11 @@ class QueueStore(Store, Protocol):
         ``finished_at=event.at``. Returns the cancelled run. Raises ``RunNotFoundError``,
         or ``RunStateError`` (nothing written) if the run already ended."""
 
-    def answer_input(self, answer: InputAnswer) -> InputAnswer:
-        """Record a person's answer and make the run due now; when the run already has
-        an answer for that name, nothing is written and that first answer is returned
-        (compare it with ``answer`` to tell who won)."""
 
-    def get_input(self, run_id: str, name: str) -> InputAnswer | None:
-        """The answer recorded for the run's input ``name``, if any."""
+@runtime_checkable
+class Store(RunStore, QueueStore, SignalStore, ControlStore, Protocol):
+    """Everything a backend keeps for runs: the protocol the engine is typed against.
 
-    def open_inputs(self, limit: int = 100) -> list[StepRecord]:
-        """The waiting ``wait_for_input`` steps of waiting (or blocking, still running)
-        runs, oldest first."""
-
-    def heartbeat_worker(self, worker: WorkerRecord) -> None:
-        """Insert or replace the worker's row."""
-
-    def remove_worker(self, worker_id: str) -> None:
-        """Delete the worker's row (it stopped cleanly). Idempotent."""
-
-    def list_workers(self) -> list[WorkerRecord]:
-        """Every worker row, newest heartbeat first."""
-
-    def set_limit(self, key: str, limit: int | None) -> None:
-        """Set (or with None remove) the concurrency limit of ``"flow:NAME"`` or
-        ``"tag:T"``."""
-
-    def get_limits(self) -> dict[str, int]:
-        """Every concurrency limit by key."""
-
-    def wait_for_work(self, timeout: float) -> None:
-        """Block until a run may have become runnable (a submit, a release) or
-        ``timeout`` seconds pass. PostgreSQL listens for notifications; SQLite sleeps."""
+    Every backend implements it. A part of legato that needs only one concern may ask for
+    that protocol alone (a read-only view needs only ``RunStore``).
+    """

@@ -30,6 +30,7 @@ from legato.records import (
 )
 from legato.states import RunState, StepState
 from legato.store import messages
+from legato.store.base import Store
 from legato.store.queue_memory import MemoryQueue
 from legato.store.rows import gives_up_lease
 
@@ -119,8 +120,9 @@ def _normalized(change: object) -> Change:
         raise StoreError(messages.unencodable(change, exc)) from exc
 
 
-class MemoryStore(MemoryQueue):
-    """The Store in process memory; thread-safe (one lock around every call)."""
+class MemoryStore(MemoryQueue, Store):
+    """The Store (all its protocols) in process memory; thread-safe (one lock around
+    every call)."""
 
     url = "memory://"
 

@@ -218,11 +218,13 @@ class PostgresStore(SqlStore):
         cur = conn.cursor()
         cur.execute(_BEGIN)
         cur.nextset()
-        xid = cur.fetchone()[0]  # type: ignore[index]
+        began = cur.fetchone()
+        assert began is not None  # _BEGIN ends with a SELECT of one row
+        xid = began[0]
         try:
             if self._lock_schema:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
-            result = work(cur, arg)  # type: ignore[arg-type]
+            result = work(cur, arg)
         except BaseException:
             if not conn.broken:
                 with suppress(psycopg.Error):  # the original error says more
@@ -273,7 +275,7 @@ class PostgresStore(SqlStore):
         while True:
             try:
                 with self._connection() as conn:
-                    return work(conn.cursor())  # type: ignore[arg-type]
+                    return work(conn.cursor())
             except psycopg.Error as exc:
                 if not retryable(exc) or not self._lost(exc, patience):
                     raise

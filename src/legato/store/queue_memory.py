@@ -1,4 +1,5 @@
-"""The run queue in memory (``QueueStore`` for ``MemoryStore``), same contract as SQL."""
+"""The queue, signal and control verbs of ``MemoryStore`` (``QueueStore``,
+``SignalStore``, ``ControlStore``), same contract as SQL."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from legato.errors import IdempotencyConflictError, LeaseLostError, RunNotFoundError, RunStateError
+from legato.errors import LeaseLostError, RunNotFoundError
 from legato.records import (
     Change,
     EventRecord,
@@ -20,10 +21,13 @@ from legato.records import (
     WorkerRecord,
 )
 from legato.states import RunState, StepState
-from legato.store.base import already_ended, check_limit
-
-if TYPE_CHECKING:
-    pass
+from legato.store.rules import (
+    already_ended,
+    at_limit,
+    check_can_receive,
+    check_limit,
+    same_submission,
+)
 
 LEASE_FREE = frozenset(
     {
@@ -75,14 +79,7 @@ class MemoryQueue:
             with self._work_signal:
                 self._work_signal.notify_all()
             return run, True
-        if existing.flow_name != run.flow_name or existing.params != run.params:
-            raise IdempotencyConflictError(
-                key=key or "",
-                run_id=existing.run_id,
-                existing=f"{existing.flow_name}{existing.params}",
-                given=f"{run.flow_name}{run.params}",
-            )
-        return existing, False
+        return same_submission(existing, run), False
 
     def claim_run(
         self, *, worker_id: str, queues: Sequence[str], lease: timedelta, now: datetime
@@ -146,14 +143,14 @@ class MemoryQueue:
             for r in self._runs.values()
             if r.state in _HELD and r.lease_expires_at is not None and r.lease_expires_at >= now
         ]
-        limit = self._limits.get(f"flow:{run.flow_name}")
-        if limit is not None and sum(r.flow_name == run.flow_name for r in live) >= limit:
-            return True
-        for tag in run.tags:
-            limit = self._limits.get(f"tag:{tag}")
-            if limit is not None and sum(tag in r.tags for r in live) >= limit:
-                return True
-        return False
+
+        def count(key: str) -> int:
+            kind, _, name = key.partition(":")
+            if kind == "flow":
+                return sum(r.flow_name == name for r in live)
+            return sum(name in r.tags for r in live)
+
+        return at_limit(self._limits, flow_name=run.flow_name, tags=run.tags, live=count)
 
     def _holder(self, run_id: str, owner: str, epoch: int) -> RunRecord | None:
         run = self._runs.get(run_id)
@@ -287,11 +284,7 @@ class MemoryQueue:
                 target = self._runs.get(event.run_id)
                 if target is None:
                     raise RunNotFoundError(event.run_id)
-                if target.state.is_final:
-                    raise RunStateError(
-                        f"run {event.run_id} already ended ({target.state.value}); the event "
-                        f"{event.name!r} was not sent. Send it to a run that is still going."
-                    )
+                check_can_receive(target, event)
             self._sent.append(replace(event, id=len(self._sent) + 1))
             stored = self._sent[-1]
             for run in list(self._runs.values()):

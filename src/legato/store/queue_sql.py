@@ -1,4 +1,6 @@
-"""The run queue on SQL (``QueueStore``): submit, claim, leases, fencing, workers, limits.
+"""The queue, signal and control verbs on SQL (``QueueStore``, ``SignalStore``,
+``ControlStore``): submit, claim, leases, fencing, workers, limits, events, inputs,
+pause and cancel.
 
 Shared by every SQL backend through ``SqlStore``; a dialect overrides the hooks at the
 top (``_lease_epochs_sql``, ``_candidates``, ``_notify_work``) where its SQL can do
@@ -7,19 +9,14 @@ better, such as PostgreSQL's ``FOR UPDATE SKIP LOCKED``.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from legato.errors import (
-    IdempotencyConflictError,
-    LeaseLostError,
-    RunNotFoundError,
-    RunStateError,
-    StoreError,
-)
+from legato.errors import LeaseLostError, RunNotFoundError, StoreError
 from legato.records import (
     Change,
     EventRecord,
@@ -31,7 +28,13 @@ from legato.records import (
     WorkerRecord,
 )
 from legato.store import messages, rows
-from legato.store.base import already_ended, check_limit
+from legato.store.rules import (
+    already_ended,
+    at_limit,
+    check_can_receive,
+    check_limit,
+    same_submission,
+)
 
 if TYPE_CHECKING:
     from legato.store.queries import Queries
@@ -61,6 +64,8 @@ class SqlQueue:
         def _apply(self, cur: Cursor, batch: rows.Batch) -> None: ...
 
         def get_run(self, run_id: str) -> RunRecord: ...
+
+        def get_steps(self, run_id: str) -> list[StepRecord]: ...
 
     _work_signal: threading.Condition
 
@@ -118,14 +123,7 @@ class SqlQueue:
         if existing is None:
             self._wake_local_workers()
             return run, True
-        if existing.flow_name != run.flow_name or existing.params != run.params:
-            raise IdempotencyConflictError(
-                key=run.idempotency_key or "",
-                run_id=existing.run_id,
-                existing=f"{existing.flow_name}{existing.params}",
-                given=f"{run.flow_name}{run.params}",
-            )
-        return existing, False
+        return same_submission(existing, run), False
 
     # -- claim and leases ---------------------------------------------------------------
 
@@ -181,17 +179,16 @@ class SqlQueue:
         self, cur: Cursor, limits: dict[str, int], flow_name: str, tags_json: str, now_us: int
     ) -> bool:
         q = self._q
-        limit = limits.get(f"flow:{flow_name}")
-        if limit is not None:
-            if cur.execute(q.count_live_of_flow, (flow_name, now_us)).fetchone()[0] >= limit:
-                return True
-        for tag in rows.json.loads(tags_json):
-            limit = limits.get(f"tag:{tag}")
-            if limit is not None:
-                pattern = f"%{rows.json.dumps(tag)}%"
-                if cur.execute(q.count_live_with_tag, (pattern, now_us)).fetchone()[0] >= limit:
-                    return True
-        return False
+
+        def count(key: str) -> int:
+            kind, _, name = key.partition(":")
+            if kind == "flow":
+                return int(cur.execute(q.count_live_of_flow, (name, now_us)).fetchone()[0])
+            pattern = f"%{json.dumps(name)}%"
+            return int(cur.execute(q.count_live_with_tag, (pattern, now_us)).fetchone()[0])
+
+        tags: list[str] = json.loads(tags_json)
+        return at_limit(limits, flow_name=flow_name, tags=tags, live=count)
 
     def take_run(
         self,
@@ -294,12 +291,7 @@ class SqlQueue:
         """See ``QueueStore.send_event``."""
         q = self._q
         if event.run_id is not None:
-            target = self.get_run(event.run_id)  # RunNotFoundError
-            if target.state.is_final:
-                raise RunStateError(
-                    f"run {event.run_id} already ended ({target.state.value}); the event "
-                    f"{event.name!r} was not sent. Send it to a run that is still going."
-                )
+            check_can_receive(self.get_run(event.run_id), event)  # or RunNotFoundError
         sent_us = rows.micros(event.sent_at)
 
         def work(cur: Cursor, _: None) -> int:
@@ -329,7 +321,7 @@ class SqlQueue:
                 name=row[1],
                 key=row[2],
                 payload=row[3],
-                sent_at=rows.from_micros(row[4]),  # type: ignore[arg-type]
+                sent_at=rows.from_micros(row[4]),
                 run_id=row[5],
                 by=row[6],
             )
@@ -414,7 +406,7 @@ class SqlQueue:
             decision=row[2],
             payload=row[3],
             answered_by=row[4],
-            answered_at=rows.from_micros(row[5]),  # type: ignore[arg-type]
+            answered_at=rows.from_micros(row[5]),
         )
 
     def open_inputs(self, limit: int = 100) -> list[StepRecord]:
@@ -422,7 +414,7 @@ class SqlQueue:
         found = self._read(lambda cur: cur.execute(self._q.select_open_inputs, (limit,)).fetchall())
         steps = []
         for run_id, step_key, _result, _started in found:
-            for step in self.get_steps(run_id):  # type: ignore[attr-defined]
+            for step in self.get_steps(run_id):
                 if step.key == step_key:
                     steps.append(step)
         return steps

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast, overload
 
 from legato.errors import StoreError
 from legato.records import (
@@ -41,6 +41,14 @@ def micros(value: datetime) -> int:
 
 def micros_or_none(value: datetime | None) -> int | None:
     return None if value is None else (value - _EPOCH) // _MICROSECOND
+
+
+@overload
+def from_micros(value: int) -> datetime: ...
+@overload
+def from_micros(value: None) -> None: ...
+@overload
+def from_micros(value: int | None) -> datetime | None: ...
 
 
 def from_micros(value: int | None) -> datetime | None:
@@ -113,7 +121,9 @@ def run_update_row(run: RunRecord) -> Row:
 
 def parent_wake_row(child: RunRecord) -> Row:
     """For ``WAKE_WAITING_RUN``: the ended child's parent, due when the child ended."""
-    ended = micros(child.finished_at)  # type: ignore[arg-type]
+    if child.finished_at is None:
+        raise ValueError(f"run {child.run_id} wakes its parent but has no finished_at")
+    ended = micros(child.finished_at)
     return (ended, waits_for_child(child.run_id), child.parent_run_id, ended)
 
 
@@ -323,19 +333,21 @@ def encode_batch(changes: Sequence[Change]) -> Batch:
     change: object = None
     try:
         for change in changes:
+            # Exact types, as the memory store accepts them: a subclass is refused.
             kind = type(change)
             if kind is StepRecord:
-                batch.steps.append(step_row(change))  # type: ignore[arg-type]
+                batch.steps.append(step_row(cast(StepRecord, change)))
             elif kind is EventRecord:
-                batch.events.append(event_row(change))  # type: ignore[arg-type]
+                batch.events.append(event_row(cast(EventRecord, change)))
             elif kind is RunRecord:
-                batch.runs.append(run_update_row(change))  # type: ignore[arg-type]
-                if change.wakes_parent:  # type: ignore[union-attr]
-                    batch.wakes.append(parent_wake_row(change))  # type: ignore[arg-type]
+                run = cast(RunRecord, change)
+                batch.runs.append(run_update_row(run))
+                if run.wakes_parent:
+                    batch.wakes.append(parent_wake_row(run))
             elif kind is LogRecord:
-                batch.logs.append(log_row(change))  # type: ignore[arg-type]
+                batch.logs.append(log_row(cast(LogRecord, change)))
             elif kind is CacheRecord:
-                batch.cache.append(cache_row(change))  # type: ignore[arg-type]
+                batch.cache.append(cache_row(cast(CacheRecord, change)))
             else:
                 raise StoreError(messages.unsupported_change(change))
     except (TypeError, ValueError, AttributeError) as exc:

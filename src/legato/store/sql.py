@@ -33,6 +33,7 @@ from legato.records import (
     StepRecord,
 )
 from legato.store import messages, rows
+from legato.store.base import Store
 from legato.store.queries import Queries
 from legato.store.queue_sql import SqlQueue
 
@@ -50,7 +51,7 @@ class Cursor(Protocol):
     def rowcount(self) -> int: ...
 
     def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Self: ...
-    def executemany(self, sql: str, params: Any, /) -> Self: ...
+    def executemany(self, sql: str, params: Any, /) -> object: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
 
@@ -81,7 +82,7 @@ def load_migrations(dialect: str) -> list[Migration]:
     return found
 
 
-class SqlStore(SqlQueue):
+class SqlStore(SqlQueue, Store):
     """Shared Store implementation over a DB-API driver; subclass per dialect.
 
     Thread safety and transaction boundaries are the backend's: its ``_transact`` runs

@@ -27,7 +27,7 @@ from legato.errors import LeaseLostError, RunStateError, SerializationError, Sto
 from legato.records import EventRecord, Fence, RunRecord, WorkerRecord
 from legato.serialization import loads
 from legato.states import RunState
-from legato.store.base import QueueStore
+from legato.store.base import QueueStore, Store
 from legato.worker.activity import Activity, WorkerStats
 
 log = logging.getLogger("legato.worker")
@@ -64,7 +64,7 @@ class Worker:
 
     def __init__(
         self,
-        store: QueueStore,
+        store: Store,
         *,
         options: WorkerOptions | None = None,
         executor: Any = None,
