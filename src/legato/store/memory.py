@@ -30,6 +30,7 @@ from legato.records import (
 )
 from legato.states import RunState, StepState
 from legato.store import messages
+from legato.store.deployments_memory import MemoryDeployments
 from legato.store.queue_memory import MemoryQueue
 from legato.store.rows import gives_up_lease
 
@@ -119,7 +120,7 @@ def _normalized(change: object) -> Change:
         raise StoreError(messages.unencodable(change, exc)) from exc
 
 
-class MemoryStore(MemoryQueue):
+class MemoryStore(MemoryQueue, MemoryDeployments):
     """The Store in process memory; thread-safe (one lock around every call)."""
 
     url = "memory://"
@@ -139,6 +140,7 @@ class MemoryStore(MemoryQueue):
         self._sent: list[SentEvent] = []
         self._inputs: dict[tuple[str, str], InputAnswer] = {}
         self._work_signal = threading.Condition()
+        self._init_deployments()
 
     def _check_open(self) -> None:
         if self._closed:

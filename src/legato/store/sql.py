@@ -33,6 +33,7 @@ from legato.records import (
     StepRecord,
 )
 from legato.store import messages, rows
+from legato.store.deployments_sql import SqlDeployments
 from legato.store.queries import Queries
 from legato.store.queue_sql import SqlQueue
 
@@ -81,7 +82,7 @@ def load_migrations(dialect: str) -> list[Migration]:
     return found
 
 
-class SqlStore(SqlQueue):
+class SqlStore(SqlQueue, SqlDeployments):
     """Shared Store implementation over a DB-API driver; subclass per dialect.
 
     Thread safety and transaction boundaries are the backend's: its ``_transact`` runs
