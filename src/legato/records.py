@@ -209,6 +209,7 @@ class DeploymentRecord:
     interval fire time at or before it has been fired or deliberately skipped)."""
 
     name: str
+    flow_name: str
     target: str  # "pkg.module:flow" or "path/to/file.py:flow"
     created_at: datetime
     updated_at: datetime

@@ -25,6 +25,7 @@ T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 def deployment(name: str = "nightly", **changes: object) -> DeploymentRecord:
     base = DeploymentRecord(
         name=name,
+        flow_name="etl",
         target="flows:etl",
         params='{"day": "today"}',
         triggers='[{"kind": "cron", "expression": "0 9 * * *"}]',

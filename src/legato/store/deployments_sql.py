@@ -31,15 +31,16 @@ T = TypeVar("T")
 A = TypeVar("A")
 
 DEPLOYMENT_COLUMNS = (
-    "name, target, params, queue, priority, triggers, overlap, catchup, catchup_limit, "
+    "name, flow_name, target, params, queue, priority, triggers, overlap, catchup, catchup_limit, "
     "paused, created_at, updated_at, scheduled_until"
 )
 FIRE_COLUMNS = "deployment, fire_key, kind, fired_at, payload, run_id"
 
 UPSERT_DEPLOYMENT = (
     f"INSERT INTO deployments ({DEPLOYMENT_COLUMNS}) VALUES "
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET target = excluded.target, params = excluded.params, "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET flow_name = excluded.flow_name, "
+    "target = excluded.target, params = excluded.params, "
     "queue = excluded.queue, priority = excluded.priority, triggers = excluded.triggers, "
     "overlap = excluded.overlap, catchup = excluded.catchup, "
     "catchup_limit = excluded.catchup_limit, paused = excluded.paused, "
@@ -89,6 +90,7 @@ SET_EVENT_CURSOR = (
 def deployment_row(d: DeploymentRecord) -> rows.Row:
     return (
         d.name,
+        d.flow_name,
         d.target,
         d.params,
         d.queue,
@@ -107,18 +109,19 @@ def deployment_row(d: DeploymentRecord) -> rows.Row:
 def decode_deployment(row: rows.Row) -> DeploymentRecord:
     return DeploymentRecord(
         name=row[0],
-        target=row[1],
-        params=row[2],
-        queue=row[3],
-        priority=row[4],
-        triggers=row[5],
-        overlap=row[6],
-        catchup=row[7],
-        catchup_limit=row[8],
-        paused=bool(row[9]),
-        created_at=rows.from_micros(row[10]),  # type: ignore[arg-type]
-        updated_at=rows.from_micros(row[11]),  # type: ignore[arg-type]
-        scheduled_until=rows.from_micros(row[12]),
+        flow_name=row[1],
+        target=row[2],
+        params=row[3],
+        queue=row[4],
+        priority=row[5],
+        triggers=row[6],
+        overlap=row[7],
+        catchup=row[8],
+        catchup_limit=row[9],
+        paused=bool(row[10]),
+        created_at=rows.from_micros(row[11]),  # type: ignore[arg-type]
+        updated_at=rows.from_micros(row[12]),  # type: ignore[arg-type]
+        scheduled_until=rows.from_micros(row[13]),
     )
 
 

@@ -3,6 +3,7 @@
 
 CREATE TABLE deployments (
     name            TEXT PRIMARY KEY,
+    flow_name       TEXT NOT NULL,
     target          TEXT NOT NULL,
     params          TEXT NOT NULL,          -- JSON: default keyword arguments
     queue           TEXT NOT NULL,
