@@ -42,13 +42,19 @@ from legato.errors import (
     WaitTimeout,
 )
 from legato.notifications.notify import notifier, notify
+from legato.scheduler.cron import Cron, Every
+from legato.scheduler.deployments import deploy
+from legato.scheduler.triggers import After, OnEvent, OnFile, OnStream, Webhook
 from legato.states import RunState, StepState
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "After",
     "Cancelled",
+    "Cron",
     "DefinitionError",
+    "Every",
     "ExecutorError",
     "ExpressionError",
     "Failure",
@@ -61,6 +67,9 @@ __all__ = [
     "LegatoError",
     "NonDeterminismError",
     "NotificationError",
+    "OnEvent",
+    "OnFile",
+    "OnStream",
     "ParameterError",
     "Permanent",
     "ResultRejected",
@@ -78,8 +87,10 @@ __all__ = [
     "Task",
     "UsageError",
     "WaitTimeout",
+    "Webhook",
     "answer_input",
     "cancel",
+    "deploy",
     "flow",
     "gather",
     "get_run",

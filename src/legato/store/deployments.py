@@ -22,6 +22,7 @@ from legato.records import (
     SchedulerLease,
     SentEvent,
 )
+from legato.store.base import QueueStore
 
 SCHEDULER_LEASE = "scheduler"  # the name of the one lease row
 
@@ -105,3 +106,8 @@ class DeploymentStore(Protocol):
         """Move the event cursor forward to ``cursor`` if ``holder`` still holds the
         lease; False (nothing written) when it lost it."""
         ...
+
+
+@runtime_checkable
+class SchedulingStore(QueueStore, DeploymentStore, Protocol):
+    """What the scheduler needs: the run queue and deployments (every backend)."""
