@@ -46,6 +46,9 @@ from legato.errors import (
     WaitTimeout,
 )
 from legato.notifications.notify import notifier, notify
+from legato.scheduler.cron import Cron, Every
+from legato.scheduler.deployments import deploy
+from legato.scheduler.triggers import After, OnEvent, OnFile, OnStream, Webhook
 from legato.states import RunState, StepState
 
 __version__ = "0.1.0"
@@ -54,8 +57,11 @@ if TYPE_CHECKING:
     from legato.store.base import Store
 
 __all__ = [
+    "After",
     "Cancelled",
+    "Cron",
     "DefinitionError",
+    "Every",
     "ExecutorError",
     "ExpressionError",
     "Failure",
@@ -68,6 +74,9 @@ __all__ = [
     "LegatoError",
     "NonDeterminismError",
     "NotificationError",
+    "OnEvent",
+    "OnFile",
+    "OnStream",
     "OptionError",
     "ParameterError",
     "Permanent",
@@ -86,8 +95,10 @@ __all__ = [
     "Task",
     "UsageError",
     "WaitTimeout",
+    "Webhook",
     "answer_input",
     "cancel",
+    "deploy",
     "flow",
     "gather",
     "get_run",

@@ -97,7 +97,8 @@ class ExpressionError(DefinitionError):
 
 
 class ScheduleError(DefinitionError):
-    """A cron expression, time zone or interval that cannot be used."""
+    """A trigger definition that cannot be used: a cron expression, time zone, interval,
+    filter, folder, webhook path or stream URL; ``option`` names what was given."""
 
     def __init__(self, *, option: str, text: str, reason: str, column: int | None = None) -> None:
         self.option = option

@@ -198,3 +198,37 @@ class FireRecord:
     fired_at: datetime  # the fire's scheduled time, or when its cause was observed
     payload: str = "{}"  # JSON: the event's data, the webhook body, the file's facts, ...
     run_id: str | None = None  # the run it started (set when recorded)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeploymentRecord:
+    """A flow bound to its triggers and default parameters, created or updated by name.
+
+    ``triggers`` is the JSON list of trigger definitions (``legato.scheduler.triggers``);
+    ``scheduled_until`` is how far the scheduler has evaluated its schedules (a cron or
+    interval fire time at or before it has been fired or deliberately skipped)."""
+
+    name: str
+    flow_name: str
+    target: str  # "pkg.module:flow" or "path/to/file.py:flow"
+    created_at: datetime
+    updated_at: datetime
+    params: str = "{}"  # JSON: default keyword arguments of every run it starts
+    queue: str = "default"
+    priority: int = 0
+    triggers: str = "[]"
+    overlap: str = "allow"  # allow | skip | queue | cancel
+    catchup: str = "skip"  # skip | one | all
+    catchup_limit: int = 100
+    paused: bool = False
+    scheduled_until: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SchedulerLease:
+    """The one row that elects the active scheduler; ``event_cursor`` is the id of the
+    last sent event it has matched against event triggers."""
+
+    holder: str
+    expires_at: datetime
+    event_cursor: int = 0

@@ -13,12 +13,14 @@ import typer
 from typer.core import TyperGroup
 
 from legato.cli.db import db_app
+from legato.cli.deploy import deploy_command, deployments_app
 from legato.cli.events import events_app
 from legato.cli.inputs import approve_command, inputs_app, reject_command
 from legato.cli.options import DB_HELP
 from legato.cli.queue import limits_app, submit_command, worker_command, workers_app
 from legato.cli.run import run_command
 from legato.cli.runs import runs_app
+from legato.cli.scheduler import scheduler_command, up_command
 
 KEEP_LINE_PREFIXES = ("Example:", " ", "- ", "* ", "\b")  # lines that start their own line
 
@@ -78,6 +80,10 @@ app.add_typer(inputs_app, name="inputs")
 app.command("approve", no_args_is_help=True)(approve_command)
 app.command("reject", no_args_is_help=True)(reject_command)
 app.add_typer(db_app, name="db")
+app.command("deploy")(deploy_command)
+app.add_typer(deployments_app, name="deployments")
+app.command("scheduler")(scheduler_command)
+app.command("up")(up_command)
 
 
 def _version(value: bool) -> None:

@@ -39,6 +39,10 @@ def list_command(
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, help="At most this many runs, newest first.")
     ] = 20,
+    deployment: Annotated[
+        str | None,
+        typer.Option("--deployment", "-d", metavar="NAME", help="Only runs this deployment fired."),
+    ] = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -51,7 +55,12 @@ def list_command(
 
     store = open_cli_store(ctx, db)
     with user_errors():
-        runs = store.list_runs(RunFilter(state=state, flow_name=flow, limit=limit))
+        if deployment is None:
+            runs = store.list_runs(RunFilter(state=state, flow_name=flow, limit=limit))
+        else:
+            from legato.cli.deploy import deployment_runs
+
+            runs = deployment_runs(store, deployment, state=state, flow=flow, limit=limit)
     if json_output:
         write_json([run_json(run) for run in runs])
     elif not runs:

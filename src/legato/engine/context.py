@@ -21,6 +21,7 @@ from legato.store import Store, open_store
 
 if TYPE_CHECKING:
     from legato.engine.runner import RunExecution
+    from legato.engine.trigger import RunTrigger
 
 # The run whose flow body is executing in this thread (or task).
 current_run: ContextVar[RunExecution | None] = ContextVar("legato_run", default=None)
@@ -53,6 +54,13 @@ class StepContext:
         """Stable across attempts and replays: use it for external side effects."""
         return f"{self.run_id}:{self.step_key}"
 
+    @property
+    def trigger(self) -> RunTrigger | None:
+        """The trigger that started the run (``legato.deploy``), or None."""
+        from legato.engine.trigger import trigger_of
+
+        return trigger_of(self.run_id)
+
 
 @dataclass(frozen=True, slots=True)
 class FlowContext:
@@ -64,6 +72,13 @@ class FlowContext:
     step_key: None = None
     attempt: None = None
     idempotency_key: None = None
+
+    @property
+    def trigger(self) -> RunTrigger | None:
+        """The trigger that started the run (``legato.deploy``), or None."""
+        from legato.engine.trigger import trigger_of
+
+        return trigger_of(self.run_id)
 
 
 def get_run_context() -> StepContext | FlowContext:

@@ -82,10 +82,20 @@ class Cron:
 @dataclass(frozen=True, slots=True)
 class Every:
     """A fixed interval, aligned on ``anchor`` (the Unix epoch by default): an interval
-    of 10 minutes fires at :00, :10, :20 ..., whatever moment it was created."""
+    of 10 minutes fires at :00, :10, :20 ..., whatever moment it was created.
+    ``interval`` is a timedelta or a duration text (``"30s"``, ``"10m"``, ``"1h"``)."""
 
     interval: timedelta
     anchor: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+
+    def __init__(
+        self, interval: timedelta | str, anchor: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+    ) -> None:
+        if isinstance(interval, str):
+            interval = parse_duration(interval)
+        object.__setattr__(self, "interval", interval)
+        object.__setattr__(self, "anchor", anchor)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if self.interval <= timedelta(0):

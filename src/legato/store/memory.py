@@ -31,6 +31,7 @@ from legato.records import (
 from legato.states import RunState, StepState
 from legato.store import messages
 from legato.store.base import Store
+from legato.store.deployments_memory import MemoryDeployments
 from legato.store.queue_memory import MemoryQueue
 from legato.store.rows import gives_up_lease
 
@@ -120,7 +121,7 @@ def _normalized(change: object) -> Change:
         raise StoreError(messages.unencodable(change, exc)) from exc
 
 
-class MemoryStore(MemoryQueue, Store):
+class MemoryStore(MemoryQueue, MemoryDeployments, Store):
     """The Store (all its protocols) in process memory; thread-safe (one lock around
     every call)."""
 
@@ -141,6 +142,7 @@ class MemoryStore(MemoryQueue, Store):
         self._sent: list[SentEvent] = []
         self._inputs: dict[tuple[str, str], InputAnswer] = {}
         self._work_signal = threading.Condition()
+        self._init_deployments()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -34,6 +34,7 @@ from legato.records import (
 )
 from legato.store import messages, rows
 from legato.store.base import Store
+from legato.store.deployments_sql import SqlDeployments
 from legato.store.queries import Queries
 from legato.store.queue_sql import SqlQueue
 
@@ -82,7 +83,7 @@ def load_migrations(dialect: str) -> list[Migration]:
     return found
 
 
-class SqlStore(SqlQueue, Store):
+class SqlStore(SqlQueue, SqlDeployments, Store):
     """Shared Store implementation over a DB-API driver; subclass per dialect.
 
     Thread safety and transaction boundaries are the backend's: its ``_transact`` runs

@@ -1,0 +1,123 @@
+"""``legato scheduler`` (fire deployments' triggers) and ``legato up`` (scheduler and
+worker in one process; the HTTP server joins them when it lands)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from legato.cli.console import out, user_errors
+from legato.cli.options import DbOption, open_cli_store
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by the first SIGTERM or Ctrl-C; a second one interrupts at once."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+def _scheduler(store: Any, lease: float, interval: float) -> Any:
+    from legato.scheduler.deployments import deployment_store
+    from legato.scheduler.service import Scheduler
+
+    with user_errors():
+        return Scheduler(
+            deployment_store(store),  # type: ignore[arg-type]
+            lease=timedelta(seconds=lease),
+            interval=interval,
+        )
+
+
+def scheduler_command(
+    ctx: typer.Context,
+    lease: Annotated[
+        float, typer.Option("--lease", min=1, help="Seconds the active scheduler's lease lasts.")
+    ] = 10.0,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.01, help="Seconds between rounds.")
+    ] = 0.5,
+    db: DbOption = None,
+) -> None:
+    """Fire the deployments' schedules, events and run completions until SIGTERM or
+    Ctrl-C. Several may run on one store: one fires, the others stand by and take over
+    within --lease seconds when it dies.
+
+    Example: legato scheduler --db postgresql://legato@db/legato
+    """
+    from legato.cli.queue import _log_to_stderr
+
+    store = open_cli_store(ctx, db, create=True)
+    scheduler = _scheduler(store, lease, interval)
+    stop = _stop_on_signals()
+    out().print(Text(f"scheduler {scheduler.holder} on {store.url}"))
+    _log_to_stderr(20)
+    with user_errors():
+        scheduler.run(stop)
+    out().print(Text(f"scheduler {scheduler.holder} stopped", style="dim"))
+
+
+def up_command(
+    ctx: typer.Context,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Runs executed at once.")
+    ] = 4,
+    lease: Annotated[
+        float, typer.Option("--lease", min=1, help="Scheduler lease, seconds.")
+    ] = 10.0,
+    grace: Annotated[
+        float, typer.Option("--grace", min=0, help="Seconds running runs get on SIGTERM.")
+    ] = 30.0,
+    db: DbOption = None,
+) -> None:
+    """Run everything on this machine in one process: the scheduler and a worker
+    (and, once legato has its server, the HTTP API and webhooks). Ctrl-C or SIGTERM
+    stops firing, gives running runs --grace seconds and hands the rest back.
+
+    Example: legato up --concurrency 8
+    """
+    from legato.cli.queue import _log_to_stderr
+    from legato.executors import executor_from_url
+    from legato.settings import load_settings
+    from legato.worker import Worker, WorkerOptions
+
+    store = open_cli_store(ctx, db, create=True)
+    scheduler = _scheduler(store, lease, 0.5)
+    with user_errors():
+        worker = Worker(
+            store,
+            options=WorkerOptions(
+                concurrency=concurrency,
+                grace=grace,
+                recovery_limit=load_settings().recovery_limit,
+            ),
+            executor=executor_from_url("threads"),
+        )
+    stop = _stop_on_signals()
+    # The HTTP server (REST API, webhooks on /hooks/{path}) starts here when it lands.
+    services = [
+        threading.Thread(target=scheduler.run, args=(stop,), name="legato-scheduler"),
+    ]
+    out().print(
+        Text(f"legato up on {store.url}: scheduler, worker {worker.id} (concurrency {concurrency})")
+    )
+    _log_to_stderr(20)
+    for service in services:
+        service.start()
+    with user_errors():
+        worker.run(stop)
+    for service in services:
+        service.join()
+    out().print(Text("legato up stopped", style="dim"))
