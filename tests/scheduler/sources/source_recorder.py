@@ -38,7 +38,9 @@ class Recorder:
                 "INSERT OR IGNORE INTO fires VALUES (?, ?, ?, ?, ?)",
                 (fire.key, new_run_id(), fire.deployment, fire.kind, fire.payload),
             )
-            (run_id,) = conn.execute("SELECT run_id FROM fires WHERE key = ?", (fire.key,)).fetchone()
+            (run_id,) = conn.execute(
+                "SELECT run_id FROM fires WHERE key = ?", (fire.key,)
+            ).fetchone()
             conn.execute("COMMIT")
             return str(run_id)
         finally:

@@ -6,6 +6,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from conftest import HERE, eventually, require_service
@@ -20,7 +21,7 @@ SERVER = f"amqp://guest:guest@{HOST}:{PORT}"
 pika = pytest.importorskip("pika")
 
 
-def connect() -> "pika.BlockingConnection":
+def connect() -> Any:
     credentials = pika.PlainCredentials("guest", "guest")
     return pika.BlockingConnection(pika.ConnectionParameters(HOST, PORT, credentials=credentials))
 
@@ -74,9 +75,16 @@ def test_a_message_whose_consumer_died_before_its_ack_is_redelivered_and_creates
 ) -> None:
     publish(queue, b"ticket 42", message_id="t-42")
     child = subprocess.run(
-        [sys.executable, str(HERE / "kill_consumer.py"), "amqp", f"{SERVER}/{queue}",
-         str(recorder.path)],
-        timeout=60, capture_output=True, text=True,
+        [
+            sys.executable,
+            str(HERE / "kill_consumer.py"),
+            "amqp",
+            f"{SERVER}/{queue}",
+            str(recorder.path),
+        ],
+        timeout=60,
+        capture_output=True,
+        text=True,
     )
     assert child.returncode == -9, child.stderr
     assert recorder.calls() == [f"amqp:{queue}:id:t-42"]
@@ -125,8 +133,12 @@ def test_wrong_credentials_are_retried_and_reported_without_the_password(
     require_service("RabbitMQ", HOST, PORT)
     from legato.scheduler.sources.status import Backoff
 
-    source = AmqpSource(f"amqp://guest:n0tThePassw0rd@{HOST}:{PORT}/q", "orders", recorder,
-                        backoff=Backoff(initial=0.05, maximum=0.1))
+    source = AmqpSource(
+        f"amqp://guest:n0tThePassw0rd@{HOST}:{PORT}/q",
+        "orders",
+        recorder,
+        backoff=Backoff(initial=0.05, maximum=0.1),
+    )
     source.start()
     try:
         eventually(lambda: source.status.failures >= 2, what="two failed attempts")

@@ -88,9 +88,17 @@ def test_a_message_whose_consumer_died_before_its_ack_is_redelivered_and_creates
 ) -> None:
     url = f"{SERVER}/{subject}?start=all"
     child = subprocess.Popen(
-        [sys.executable, str(HERE / "kill_consumer.py"), "nats", url, str(recorder.path),
-         json.dumps({"ack_wait": 1.0})],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(HERE / "kill_consumer.py"),
+            "nats",
+            url,
+            str(recorder.path),
+            json.dumps({"ack_wait": 1.0}),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     (sequence,) = publish(subject, b"ticket 42")
     _, err = child.communicate(timeout=60)

@@ -7,7 +7,6 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import HERE, eventually, require_service
@@ -65,16 +64,25 @@ def test_an_entry_whose_consumer_died_before_its_ack_is_claimed_and_creates_no_s
         client.xgroup_create(stream, "legato", id="$", mkstream=True)
         entry = client.xadd(stream, {"ticket": "42"}).decode()
     child = subprocess.run(
-        [sys.executable, str(HERE / "kill_consumer.py"), "redis", url(stream),
-         str(recorder.path), json.dumps({"consumer": "doomed"})],
-        timeout=60, capture_output=True, text=True,
+        [
+            sys.executable,
+            str(HERE / "kill_consumer.py"),
+            "redis",
+            url(stream),
+            str(recorder.path),
+            json.dumps({"consumer": "doomed"}),
+        ],
+        timeout=60,
+        capture_output=True,
+        text=True,
     )
     assert child.returncode == -9, child.stderr
     assert recorder.calls() == [f"redis:{stream}:{entry}"]
     assert pending(stream) == 1  # emitted, never acknowledged
 
-    survivor = RedisStreamSource(url(stream), "orders", recorder, consumer="survivor",
-                                 claim_idle=0.5)
+    survivor = RedisStreamSource(
+        url(stream), "orders", recorder, consumer="survivor", claim_idle=0.5
+    )
     survivor.start()
     try:
         eventually(lambda: pending(stream) == 0, what="the claimed entry to be acknowledged")
@@ -106,8 +114,12 @@ def test_an_unreachable_redis_is_retried_with_backoff_and_reported_without_passw
     with __import__("socket").socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens here
-    source = RedisStreamSource(f"redis://:s3cret@127.0.0.1:{port}/s", "orders", recorder,
-                               backoff=Backoff(initial=0.05, maximum=0.1))
+    source = RedisStreamSource(
+        f"redis://:s3cret@127.0.0.1:{port}/s",
+        "orders",
+        recorder,
+        backoff=Backoff(initial=0.05, maximum=0.1),
+    )
     source.start()
     try:
         eventually(lambda: source.status.failures >= 2, what="two failed attempts")
@@ -136,7 +148,9 @@ def test_a_url_that_cannot_be_parsed_is_refused_saying_what_and_where(
     with pytest.raises(ScheduleError) as caught:
         RedisStreamSource(bad, "orders", recorder)
     message = str(caught.value)
-    assert says in message and "--on-stream" in message and "redis://127.0.0.1:6379/orders" in message
+    assert (
+        says in message and "--on-stream" in message and "redis://127.0.0.1:6379/orders" in message
+    )
     assert ":pw@" not in message
 
 

@@ -57,19 +57,23 @@ class AmqpSource(BrokerSource):
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         parsed = BrokerUrl.parse(
-            url, schemes=("amqp", "amqps"),
+            url,
+            schemes=("amqp", "amqps"),
             default_port=5671 if url.lower().startswith("amqps:") else 5672,
-            example=EXAMPLE, options=("vhost", "prefetch"),
+            example=EXAMPLE,
+            options=("vhost", "prefetch"),
         )
-        super().__init__(url=parsed, deployment=deployment, emit=emit, backoff=backoff,
-                         clock=clock)
+        super().__init__(url=parsed, deployment=deployment, emit=emit, backoff=backoff, clock=clock)
         self.queue = parsed.name
         self.vhost = parsed.options.get("vhost") or "/"
         text = parsed.options.get("prefetch", "10")
         if prefetch is None and not (text.isdigit() and int(text) > 0):
-            raise ScheduleError(option=OPTION, text=parsed.redacted,
-                                reason=f"prefetch={text!r} is not a positive whole number; "
-                                f"write it as {EXAMPLE}?prefetch=10")
+            raise ScheduleError(
+                option=OPTION,
+                text=parsed.redacted,
+                reason=f"prefetch={text!r} is not a positive whole number; "
+                f"write it as {EXAMPLE}?prefetch=10",
+            )
         self.prefetch = prefetch if prefetch is not None else int(text)
         self.heartbeat = heartbeat
         self.poll = poll
@@ -102,11 +106,17 @@ class AmqpSource(BrokerSource):
         if self.url.scheme == "amqps":
             tls = pika.SSLOptions(ssl.create_default_context(), self.url.host)
         return pika.ConnectionParameters(
-            host=self.url.host, port=self.url.port, virtual_host=self.vhost,
-            credentials=pika.PlainCredentials(self.url.username or "guest",
-                                              self.url.password or "guest"),
-            heartbeat=self.heartbeat, connection_attempts=1, socket_timeout=5,
-            blocked_connection_timeout=60, ssl_options=tls,
+            host=self.url.host,
+            port=self.url.port,
+            virtual_host=self.vhost,
+            credentials=pika.PlainCredentials(
+                self.url.username or "guest", self.url.password or "guest"
+            ),
+            heartbeat=self.heartbeat,
+            connection_attempts=1,
+            socket_timeout=5,
+            blocked_connection_timeout=60,
+            ssl_options=tls,
         )
 
     def _open_queue(self, connection: pika.BlockingConnection) -> BlockingChannel:
@@ -124,8 +134,9 @@ class AmqpSource(BrokerSource):
         channel.queue_declare(self.queue, durable=True)
         return channel
 
-    def _on_message(self, channel: BlockingChannel, method: Any, properties: Any,
-                    body: bytes) -> None:
+    def _on_message(
+        self, channel: BlockingChannel, method: Any, properties: Any, body: bytes
+    ) -> None:
         if properties.message_id:
             key = f"amqp:{self.queue}:id:{properties.message_id}"
         else:

@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from legato.clock import utcnow
 from legato.errors import ScheduleError
 from legato.records import FireRecord
 from legato.scheduler.sources.status import Backoff, Emit, SourceStatus, State
@@ -51,7 +50,12 @@ class BrokerUrl:
 
     @classmethod
     def parse(
-        cls, url: str, *, schemes: tuple[str, ...], default_port: int, example: str,
+        cls,
+        url: str,
+        *,
+        schemes: tuple[str, ...],
+        default_port: int,
+        example: str,
         options: tuple[str, ...] = (),
     ) -> BrokerUrl:
         """Parse ``url``; ``ScheduleError`` naming the option, the URL (password hidden),
@@ -157,8 +161,12 @@ class BrokerSource(ABC):
             return
         self._stop.clear()
         self._set(state="starting")
-        self._thread = threading.Thread(target=self.run, args=(self._stop,), daemon=True,
-                                        name=f"legato-source-{self.deployment}")
+        self._thread = threading.Thread(
+            target=self.run,
+            args=(self._stop,),
+            daemon=True,
+            name=f"legato-source-{self.deployment}",
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -176,8 +184,12 @@ class BrokerSource(ABC):
                 self.consume(stop)
             except Exception as exc:  # any failure: drop the connection, back off, retry
                 failures = self.status.failures + 1
-                self._set(state="retrying", error=self.url.scrub(_describe(exc)),
-                          failures=failures, keep_since=self.status.state == "retrying")
+                self._set(
+                    state="retrying",
+                    error=self.url.scrub(_describe(exc)),
+                    failures=failures,
+                    keep_since=self.status.state == "retrying",
+                )
                 stop.wait(self._backoff.delay(failures))
         self._set(state="stopped")
 
@@ -203,8 +215,9 @@ class BrokerSource(ABC):
         )
         return replace(fire, run_id=self._emit(fire))
 
-    def _set(self, *, state: State, error: str | None = None, failures: int = 0,
-             keep_since: bool = False) -> None:
+    def _set(
+        self, *, state: State, error: str | None = None, failures: int = 0, keep_since: bool = False
+    ) -> None:
         with self._lock:
             old = self._status
             self._status = SourceStatus(

@@ -61,22 +61,30 @@ class NatsSource(BrokerSource):
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         parsed = BrokerUrl.parse(
-            url, schemes=("nats", "tls"), default_port=4222, example=EXAMPLE,
+            url,
+            schemes=("nats", "tls"),
+            default_port=4222,
+            example=EXAMPLE,
             options=("stream", "durable", "start"),
         )
-        super().__init__(url=parsed, deployment=deployment, emit=emit, backoff=backoff,
-                         clock=clock)
+        super().__init__(url=parsed, deployment=deployment, emit=emit, backoff=backoff, clock=clock)
         self.subject = parsed.name
         self.stream = stream or parsed.options.get("stream") or None
         self.durable = durable or parsed.options.get("durable") or "legato"
         self.start_at = parsed.options.get("start", "new")
         if self.start_at not in ("new", "all"):
-            raise ScheduleError(option=OPTION, text=parsed.redacted,
-                                reason=f"start={self.start_at!r} must be new or all; "
-                                f"write it as {EXAMPLE}?start=all")
+            raise ScheduleError(
+                option=OPTION,
+                text=parsed.redacted,
+                reason=f"start={self.start_at!r} must be new or all; "
+                f"write it as {EXAMPLE}?start=all",
+            )
         if "." in self.durable or "*" in self.durable or ">" in self.durable:
-            raise ScheduleError(option=OPTION, text=parsed.redacted,
-                                reason=f"durable={self.durable!r} may not hold '.', '*' or '>'")
+            raise ScheduleError(
+                option=OPTION,
+                text=parsed.redacted,
+                reason=f"durable={self.durable!r} may not hold '.', '*' or '>'",
+            )
         self.ack_wait = ack_wait
         self.batch = batch
         self.fetch_timeout = fetch_timeout
@@ -95,8 +103,12 @@ class NatsSource(BrokerSource):
 
         client = await nats.connect(
             f"{'tls' if self.url.scheme == 'tls' else 'nats'}://{self.url.host}:{self.url.port}",
-            user=self.url.username, password=self.url.password, connect_timeout=5,
-            allow_reconnect=False, max_reconnect_attempts=0, error_cb=quiet,
+            user=self.url.username,
+            password=self.url.password,
+            connect_timeout=5,
+            allow_reconnect=False,
+            max_reconnect_attempts=0,
+            error_cb=quiet,
         )
         try:
             js = client.jetstream()
@@ -110,10 +122,12 @@ class NatsSource(BrokerSource):
                         f"(nats stream add) or name it with ?stream=NAME"
                     ) from None
             deliver = DeliverPolicy.NEW if self.start_at == "new" else DeliverPolicy.ALL
-            config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait,
-                                    deliver_policy=deliver)
-            subscription = await js.pull_subscribe(self.subject, durable=self.durable,
-                                                   stream=stream, config=config)
+            config = ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait, deliver_policy=deliver
+            )
+            subscription = await js.pull_subscribe(
+                self.subject, durable=self.durable, stream=stream, config=config
+            )
             self.connected()
             while not stop.is_set():
                 try:

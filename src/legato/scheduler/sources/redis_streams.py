@@ -56,11 +56,13 @@ class RedisStreamSource(BrokerSource):
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         parsed = BrokerUrl.parse(
-            url, schemes=("redis", "rediss"), default_port=6379, example=EXAMPLE,
+            url,
+            schemes=("redis", "rediss"),
+            default_port=6379,
+            example=EXAMPLE,
             options=("db", "group", "consumer", "start"),
         )
-        super().__init__(url=parsed, deployment=deployment, emit=emit, backoff=backoff,
-                         clock=clock)
+        super().__init__(url=parsed, deployment=deployment, emit=emit, backoff=backoff, clock=clock)
         self.stream = parsed.name
         self.group = group or parsed.options.get("group") or "legato"
         self.consumer = (
@@ -69,8 +71,11 @@ class RedisStreamSource(BrokerSource):
         self.start_id = parsed.options.get("start") or "$"
         db = parsed.options.get("db", "0")
         if not db.isdigit():
-            raise ScheduleError(option=OPTION, text=parsed.redacted,
-                                reason=f"db={db!r} is not a database number; write it as {EXAMPLE}?db=0")
+            raise ScheduleError(
+                option=OPTION,
+                text=parsed.redacted,
+                reason=f"db={db!r} is not a database number; write it as {EXAMPLE}?db=0",
+            )
         self.db = int(db)
         self.claim_idle = claim_idle
         self.batch = batch
@@ -80,9 +85,14 @@ class RedisStreamSource(BrokerSource):
         import redis
 
         client = redis.Redis(
-            host=self.url.host, port=self.url.port, db=self.db, username=self.url.username,
-            password=self.url.password, ssl=self.url.scheme == "rediss",
-            socket_connect_timeout=5, socket_timeout=self.block + 10,
+            host=self.url.host,
+            port=self.url.port,
+            db=self.db,
+            username=self.url.username,
+            password=self.url.password,
+            ssl=self.url.scheme == "rediss",
+            socket_connect_timeout=5,
+            socket_timeout=self.block + 10,
         )
         try:
             self._join_group(client)
@@ -93,8 +103,13 @@ class RedisStreamSource(BrokerSource):
                 if time.monotonic() >= next_claim:
                     self._claim_abandoned(client, stop)
                     next_claim = time.monotonic() + self.claim_idle / 2
-                reply = client.xreadgroup(self.group, self.consumer, {self.stream: ">"},
-                                          count=self.batch, block=int(self.block * 1000))
+                reply = client.xreadgroup(
+                    self.group,
+                    self.consumer,
+                    {self.stream: ">"},
+                    count=self.batch,
+                    block=int(self.block * 1000),
+                )
                 self._handle(client, _entries(reply))
         finally:
             client.close()
@@ -113,8 +128,9 @@ class RedisStreamSource(BrokerSource):
         acknowledged."""
         after = "0"
         while not stop.is_set():
-            entries = _entries(client.xreadgroup(self.group, self.consumer,
-                                                 {self.stream: after}, count=self.batch))
+            entries = _entries(
+                client.xreadgroup(self.group, self.consumer, {self.stream: after}, count=self.batch)
+            )
             if not entries:
                 return
             self._handle(client, entries)
@@ -124,9 +140,14 @@ class RedisStreamSource(BrokerSource):
         """Take over entries other consumers left unacknowledged for ``claim_idle``."""
         cursor = "0-0"
         while not stop.is_set():
-            reply: Any = client.xautoclaim(self.stream, self.group, self.consumer,
-                                           min_idle_time=int(self.claim_idle * 1000),
-                                           start_id=cursor, count=self.batch)
+            reply: Any = client.xautoclaim(
+                self.stream,
+                self.group,
+                self.consumer,
+                min_idle_time=int(self.claim_idle * 1000),
+                start_id=cursor,
+                count=self.batch,
+            )
             self._handle(client, list(reply[1]))
             cursor = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
             if cursor == "0-0":
@@ -135,8 +156,10 @@ class RedisStreamSource(BrokerSource):
     def _handle(self, client: redis.Redis, entries: Sequence[Entry]) -> None:
         for entry_id, fields in entries:
             if fields:  # None or empty: the entry was deleted (XDEL) while pending
-                self.fire(f"redis:{self.stream}:{entry_id.decode()}",
-                          _payload(self.stream, entry_id, fields))
+                self.fire(
+                    f"redis:{self.stream}:{entry_id.decode()}",
+                    _payload(self.stream, entry_id, fields),
+                )
             client.xack(self.stream, self.group, entry_id)
 
 

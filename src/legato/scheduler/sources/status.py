@@ -45,7 +45,11 @@ class SourceStatus:
         if self.state == "retrying":
             text += f", {self.failures} failure{'s' if self.failures != 1 else ''} in a row"
         if self.last_error:
-            text += f": {self.last_error}" if self.state == "retrying" else f"; last error: {self.last_error}"
+            text += (
+                f": {self.last_error}"
+                if self.state == "retrying"
+                else f"; last error: {self.last_error}"
+            )
         return text
 
 
