@@ -144,3 +144,66 @@ def test_a_url_that_cannot_be_parsed_is_refused_saying_what_and_where(
         NatsSource(bad, "tickets", recorder)
     assert says in str(caught.value) and "--on-stream" in str(caught.value)
     assert ":pw@" not in str(caught.value)
+
+
+def test_a_server_that_goes_away_is_retried_and_no_message_is_lost(
+    tmp_path: Any, recorder: Recorder
+) -> None:
+    import shutil
+    import socket
+
+    binary = shutil.which("nats-server")
+    if binary is None:
+        pytest.skip("nats-server is not installed: a private server cannot be started")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(tmp_path / "js")]
+
+    def serve() -> subprocess.Popen[bytes]:
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        eventually(lambda: _accepts(port), what="the private nats-server")
+        return server
+
+    def on_private(action: Any) -> Any:
+        async def main() -> Any:
+            client = await nats.connect(f"nats://127.0.0.1:{port}")
+            try:
+                return await action(client.jetstream())
+            finally:
+                await client.close()
+
+        return asyncio.run(main())
+
+    from legato.scheduler.sources.status import Backoff
+
+    server = serve()
+    source = NatsSource(
+        f"nats://127.0.0.1:{port}/jobs", "jobs", recorder, backoff=Backoff(initial=0.1, maximum=0.5)
+    )
+    try:
+        on_private(lambda js: js.add_stream(name="JOBS", subjects=["jobs"]))
+        source.start()
+        eventually(lambda: source.status.state == "connected", what="the source to connect")
+        server.terminate()
+        server.wait(30)
+        eventually(lambda: source.status.state == "retrying", what="the source to notice")
+        assert source.status.last_error
+        server = serve()  # same storage: the stream and the durable consumer survive
+        on_private(lambda js: js.publish("jobs", b"while away"))
+        eventually(lambda: recorder.keys() == ["nats:JOBS:1"], what="the message's fire")
+        assert source.status.state == "connected" and source.status.failures == 0
+    finally:
+        source.stop()
+        server.terminate()
+        server.wait(30)
+
+
+def _accepts(port: int) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
