@@ -32,6 +32,8 @@ from legato.states import RunState, StepState
 from legato.store import messages
 from legato.store.queue_memory import MemoryQueue
 from legato.store.rows import gives_up_lease
+from legato.store.run_search import MemoryRunSearch
+from legato.store.tokens import MemoryTokens, TokenRecord
 
 
 def _utc(value: datetime) -> datetime:
@@ -119,7 +121,7 @@ def _normalized(change: object) -> Change:
         raise StoreError(messages.unencodable(change, exc)) from exc
 
 
-class MemoryStore(MemoryQueue):
+class MemoryStore(MemoryQueue, MemoryRunSearch, MemoryTokens):
     """The Store in process memory; thread-safe (one lock around every call)."""
 
     url = "memory://"
@@ -138,6 +140,7 @@ class MemoryStore(MemoryQueue):
         self._limits: dict[str, int] = {}
         self._sent: list[SentEvent] = []
         self._inputs: dict[tuple[str, str], InputAnswer] = {}
+        self._tokens: dict[str, TokenRecord] = {}
         self._work_signal = threading.Condition()
 
     def _check_open(self) -> None:

@@ -35,6 +35,8 @@ from legato.records import (
 from legato.store import messages, rows
 from legato.store.queries import Queries
 from legato.store.queue_sql import SqlQueue
+from legato.store.run_search import SqlRunSearch
+from legato.store.tokens import SqlTokens
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -81,7 +83,7 @@ def load_migrations(dialect: str) -> list[Migration]:
     return found
 
 
-class SqlStore(SqlQueue):
+class SqlStore(SqlQueue, SqlRunSearch, SqlTokens):
     """Shared Store implementation over a DB-API driver; subclass per dialect.
 
     Thread safety and transaction boundaries are the backend's: its ``_transact`` runs
