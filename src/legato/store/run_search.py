@@ -107,7 +107,8 @@ class MemoryRunSearch:
         """Runs matching ``query``, newest first, at most ``query.limit``."""
         from legato.errors import StoreError
 
-        for at in (query.since, query.until, query.after and query.after.created_at):
+        after = query.after.created_at if query.after is not None else None
+        for at in (query.since, query.until, after):
             if at is not None and at.utcoffset() is None:
                 raise StoreError(f"search_runs: {at!r} has no time zone; give aware UTC times")
         with self._lock:
