@@ -19,6 +19,8 @@ from legato.cli.options import DB_HELP
 from legato.cli.queue import limits_app, submit_command, worker_command, workers_app
 from legato.cli.run import run_command
 from legato.cli.runs import runs_app
+from legato.cli.server import server_command
+from legato.cli.tokens import tokens_app
 
 KEEP_LINE_PREFIXES = ("Example:", " ", "- ", "* ", "\b")  # lines that start their own line
 
@@ -78,6 +80,8 @@ app.add_typer(inputs_app, name="inputs")
 app.command("approve", no_args_is_help=True)(approve_command)
 app.command("reject", no_args_is_help=True)(reject_command)
 app.add_typer(db_app, name="db")
+app.command("server")(server_command)
+app.add_typer(tokens_app, name="tokens")
 
 
 def _version(value: bool) -> None:

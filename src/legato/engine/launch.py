@@ -128,8 +128,10 @@ def submit(
     kwargs: dict[str, Any],
     *,
     store: Store | None = None,
+    by: str | None = None,
 ) -> RunHandle:
-    """Put a pending run of ``flow`` in the store for a worker; return its handle.
+    """Put a pending run of ``flow`` in the store for a worker; return its handle. ``by``
+    (who submits) is recorded in the run's history.
 
     With an idempotency key that already names a run, that run's handle comes back
     (``IdempotencyConflictError`` if its parameters differ). Raises ``ParameterError``,
@@ -165,6 +167,7 @@ def submit(
         kind="run",
         state="pending",
         message=f"submitted to queue {options.queue!r}",
+        by=by,
     )
     stored, _created = opened.submit_run(run, events=(event,))  # type: ignore[attr-defined]
     return RunHandle(stored.run_id, opened)
