@@ -7,6 +7,7 @@ from pydantic import BaseModel
 import legato
 from legato import flow, task
 
+
 class Decision(BaseModel):
     approved: bool
     amount: int = 0

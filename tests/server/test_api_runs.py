@@ -16,9 +16,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def add_run(store, run_id: str, minute: int, **fields) -> None:
     fields.setdefault("flow_name", "orders")
     fields.setdefault("state", RunState.COMPLETED)
-    store.create_run(
-        RunRecord(run_id=run_id, created_at=T0 + timedelta(minutes=minute), **fields)
-    )
+    store.create_run(RunRecord(run_id=run_id, created_at=T0 + timedelta(minutes=minute), **fields))
 
 
 def test_healthz_and_openapi_are_served(api):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from legato.records import ErrorInfo, EventRecord, LogRecord, RunRecord, StepRecord, WorkerRecord
 from legato.stored_values import decode_stored, plain_json
@@ -19,7 +19,17 @@ MAX_TEXT = 10_000  # characters of a reason, note or name in a request
 
 
 class Request(BaseModel):
+    """A request body: unknown fields refused, no NUL character in its text fields (no
+    store can keep one)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 # -- errors -----------------------------------------------------------------------------

@@ -60,12 +60,12 @@ def list_runs(
 ) -> RunPage:
     """Runs, newest first, a page at a time: pass ``next_cursor`` back as ``cursor``."""
     query = RunQuery(
-        flow_name=flow,
+        flow_name=plain_text(flow, "flow"),
         states=tuple(state or ()),
-        tag=tag,
+        tag=plain_text(tag, "tag"),
         since=_aware(since, "since"),
         until=_aware(until, "until"),
-        text=q or None,
+        text=plain_text(q, "q") or None,
         after=None if cursor is None else decode_cursor(cursor),
         limit=limit + 1,
     )
@@ -113,9 +113,23 @@ def decode_cursor(cursor: str) -> RunPosition:
 
 def get_existing(store: ServerStore, run_id: str) -> RunRecord:
     """The run, or 404 naming the id (ids that cannot name a run included)."""
-    if len(run_id) > MAX_ID:
-        raise RunNotFoundError(run_id[:MAX_ID] + "...")
+    if len(run_id) > MAX_ID or not run_id.isprintable():
+        raise RunNotFoundError(
+            repr(run_id[:MAX_ID])[1:-1] + ("..." if len(run_id) > MAX_ID else "")
+        )
     return store.get_run(run_id)
+
+
+def plain_text(value: str | None, name: str) -> str | None:
+    """A query parameter's text, refused (422) with a control character in it."""
+    if value is not None and not value.isprintable():
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"query.{name}: must not contain control characters",
+            "Send printable text.",
+        )
+    return value
 
 
 @router.get("/{run_id}", response_model=RunDetail)
@@ -145,6 +159,7 @@ def run_logs(
     """The run's logs, oldest first; with ``follow=1`` a ``text/event-stream`` of ``log``
     events (each a log line as JSON), then one ``end`` event with the run's final state."""
     get_existing(store, run_id)
+    plain_text(step, "step")
     if not follow:
         return LogsOut(logs=[log_out(log) for log in store.get_logs(run_id, step)])
     poll = request.app.state.poll_interval
