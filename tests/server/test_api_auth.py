@@ -78,9 +78,9 @@ def test_an_unknown_or_revoked_token_is_refused(api):
 def test_without_tokens_only_an_app_allowing_anonymous_serves_and_only_until_one_exists(
     api_store,
 ):
-    from legato.server.app import create_app
-
     from conftest import add_tokens
+
+    from legato.server.app import create_app
 
     closed = TestClient(create_app(api_store), raise_server_exceptions=False)
     assert closed.get("/api/v1/runs").status_code == 401
