@@ -5,8 +5,8 @@ only where the app allows it and no token exists."""
 from __future__ import annotations
 
 import pytest
-from conftest import snapshot, state_of, work_until
 from fastapi.testclient import TestClient
+from server_helpers import snapshot, state_of, work_until
 
 from legato.states import RunState
 
@@ -78,7 +78,7 @@ def test_an_unknown_or_revoked_token_is_refused(api):
 def test_without_tokens_only_an_app_allowing_anonymous_serves_and_only_until_one_exists(
     api_store,
 ):
-    from conftest import add_tokens
+    from server_helpers import add_tokens
 
     from legato.server.app import create_app
 

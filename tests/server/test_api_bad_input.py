@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import snapshot
 from fastapi.testclient import TestClient
+from server_helpers import snapshot
 
 from legato.store import SqliteStore
 

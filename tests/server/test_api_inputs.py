@@ -3,7 +3,7 @@ wins, ``wait_for_input(roles=...)`` enforced against the token's role or name.""
 
 from __future__ import annotations
 
-from conftest import add_tokens, snapshot, state_of, work_until
+from server_helpers import add_tokens, snapshot, state_of, work_until
 
 from legato.states import RunState
 from legato.store.tokens import Role

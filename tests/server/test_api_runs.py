@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import state_of, work_until
+from server_helpers import state_of, work_until
 
 from legato.records import RunRecord, WorkerRecord
 from legato.states import RunState

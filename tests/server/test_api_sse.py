@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import state_of, work_until
+from server_helpers import state_of, work_until
 
 from legato.states import RunState
 
