@@ -21,6 +21,8 @@ from legato.cli.queue import limits_app, submit_command, worker_command, workers
 from legato.cli.run import run_command
 from legato.cli.runs import runs_app
 from legato.cli.scheduler import scheduler_command, up_command
+from legato.cli.server import server_command
+from legato.cli.tokens import tokens_app
 
 KEEP_LINE_PREFIXES = ("Example:", " ", "- ", "* ", "\b")  # lines that start their own line
 
@@ -84,6 +86,8 @@ app.command("deploy")(deploy_command)
 app.add_typer(deployments_app, name="deployments")
 app.command("scheduler")(scheduler_command)
 app.command("up")(up_command)
+app.command("server")(server_command)
+app.add_typer(tokens_app, name="tokens")
 
 
 def _version(value: bool) -> None:

@@ -6,13 +6,18 @@ from __future__ import annotations
 import signal
 import threading
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.text import Text
 
 from legato.cli.console import out, user_errors
 from legato.cli.options import DbOption, open_cli_store
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from legato.server.api.deps import ServerStore
 
 
 def _stop_on_signals() -> threading.Event:
@@ -80,13 +85,19 @@ def up_command(
     grace: Annotated[
         float, typer.Option("--grace", min=0, help="Seconds running runs get on SIGTERM.")
     ] = 30.0,
+    host: Annotated[
+        str, typer.Option("--host", help="Address the HTTP server listens on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port of the HTTP server.")
+    ] = 8400,
     db: DbOption = None,
 ) -> None:
-    """Run everything on this machine in one process: the scheduler and a worker
-    (and, once legato has its server, the HTTP API and webhooks). Ctrl-C or SIGTERM
+    """Run everything on this machine in one process: the scheduler, a worker and the
+    HTTP server (web UI at /ui/, REST API, webhooks on /hooks/PATH). Ctrl-C or SIGTERM
     stops firing, gives running runs --grace seconds and hands the rest back.
 
-    Example: legato up --concurrency 8
+    Example: legato up --concurrency 8 --port 8400
     """
     from legato.cli.queue import _log_to_stderr
     from legato.executors import executor_from_url
@@ -105,13 +116,20 @@ def up_command(
             ),
             executor=executor_from_url("threads"),
         )
+    from legato.cli.server import http_server
+
+    http = http_server(cast("ServerStore", store), host=host, port=port)
     stop = _stop_on_signals()
-    # The HTTP server (REST API, webhooks on /hooks/{path}) starts here when it lands.
     services = [
         threading.Thread(target=scheduler.run, args=(stop,), name="legato-scheduler"),
+        threading.Thread(target=http.run, name="legato-http"),
+        threading.Thread(target=_stop_http, args=(stop, http), name="legato-http-stop"),
     ]
     out().print(
-        Text(f"legato up on {store.url}: scheduler, worker {worker.id} (concurrency {concurrency})")
+        Text(
+            f"legato up on {store.url}: scheduler, worker {worker.id} (concurrency "
+            f"{concurrency}), http://{host}:{port}/ui/"
+        )
     )
     _log_to_stderr(20)
     for service in services:
@@ -121,3 +139,9 @@ def up_command(
     for service in services:
         service.join()
     out().print(Text("legato up stopped", style="dim"))
+
+
+def _stop_http(stop: threading.Event, http: uvicorn.Server) -> None:
+    """Stop the HTTP server once everything else is told to stop."""
+    stop.wait()
+    http.should_exit = True

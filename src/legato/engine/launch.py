@@ -129,8 +129,10 @@ def submit(
     kwargs: dict[str, Any],
     *,
     store: Store | None = None,
+    by: str | None = None,
 ) -> RunHandle:
-    """Put a pending run of ``flow`` in the store for a worker; return its handle.
+    """Put a pending run of ``flow`` in the store for a worker; return its handle. ``by``
+    (who submits) is recorded in the run's history.
 
     As ``enqueue``, on ``store`` or else the flow's store.
     """

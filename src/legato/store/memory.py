@@ -34,6 +34,8 @@ from legato.store.base import Store
 from legato.store.deployments_memory import MemoryDeployments
 from legato.store.queue_memory import MemoryQueue
 from legato.store.rows import gives_up_lease
+from legato.store.run_search import MemoryRunSearch
+from legato.store.tokens import MemoryTokens, TokenRecord
 
 
 def _utc(value: datetime) -> datetime:
@@ -121,7 +123,7 @@ def _normalized(change: object) -> Change:
         raise StoreError(messages.unencodable(change, exc)) from exc
 
 
-class MemoryStore(MemoryQueue, MemoryDeployments, Store):
+class MemoryStore(MemoryQueue, MemoryDeployments, MemoryRunSearch, MemoryTokens, Store):
     """The Store (all its protocols) in process memory; thread-safe (one lock around
     every call)."""
 
@@ -141,6 +143,7 @@ class MemoryStore(MemoryQueue, MemoryDeployments, Store):
         self._limits: dict[str, int] = {}
         self._sent: list[SentEvent] = []
         self._inputs: dict[tuple[str, str], InputAnswer] = {}
+        self._tokens: dict[str, TokenRecord] = {}
         self._work_signal = threading.Condition()
         self._init_deployments()
 

@@ -1,0 +1,257 @@
+"""``/api/v1/runs``: list, show, logs (also followed live), start, and operator actions."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from legato.errors import RunNotFoundError
+from legato.records import RunFilter, RunRecord
+from legato.server import actions
+from legato.server.api.deps import ERRORS, Operator, Reader, ServerStore, Store
+from legato.server.errors import ApiError
+from legato.server.schemas import (
+    LogsOut,
+    Reason,
+    Retry,
+    RunDetail,
+    RunPage,
+    RunStateOut,
+    Started,
+    StartRun,
+    log_out,
+    run_detail,
+    run_summary,
+)
+from legato.states import RunState
+from legato.store.rows import from_micros, micros
+from legato.store.run_search import RunPosition, RunQuery
+
+router = APIRouter(prefix="/runs", tags=["runs"], responses=ERRORS)
+
+MAX_PAGE = 500
+MAX_CHILDREN = 1000  # child runs listed with a run
+MAX_ID = 200  # characters of a run id; longer ones name no run
+
+
+@router.get("", response_model=RunPage)
+def list_runs(
+    store: Store,
+    _: Reader,
+    flow: Annotated[str | None, Query(max_length=500, description="Runs of this flow.")] = None,
+    state: Annotated[
+        list[RunState] | None, Query(description="In any of these states (repeatable).")
+    ] = None,
+    tag: Annotated[str | None, Query(max_length=500, description="Carrying this tag.")] = None,
+    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
+    until: Annotated[datetime | None, Query(description="Created at or before (ISO 8601).")] = None,
+    q: Annotated[
+        str | None, Query(max_length=500, description="Text in run id, flow or parameters.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> RunPage:
+    """Runs, newest first, a page at a time: pass ``next_cursor`` back as ``cursor``."""
+    query = RunQuery(
+        flow_name=plain_text(flow, "flow"),
+        states=tuple(state or ()),
+        tag=plain_text(tag, "tag"),
+        since=_aware(since, "since"),
+        until=_aware(until, "until"),
+        text=plain_text(q, "q") or None,
+        after=None if cursor is None else decode_cursor(cursor),
+        limit=limit + 1,
+    )
+    found = store.search_runs(query)
+    page = found[:limit]
+    more = len(found) > limit
+    return RunPage(
+        runs=[run_summary(run) for run in page],
+        next_cursor=encode_cursor(page[-1]) if more else None,
+    )
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.utcoffset() is None:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"query.{name}: {value.isoformat()} has no time zone",
+            "Give a UTC offset, e.g. 2026-05-01T00:00:00Z.",
+        )
+    return value
+
+
+def encode_cursor(run: RunRecord) -> str:
+    text = json.dumps([micros(run.created_at), run.run_id])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> RunPosition:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, run_id = json.loads(raw)
+        created_at = from_micros(int(at))
+        if created_at is None or not isinstance(run_id, str):
+            raise ValueError(cursor)
+        return RunPosition(created_at=created_at, run_id=run_id)
+    except (binascii.Error, ValueError, TypeError, OverflowError, UnicodeDecodeError):
+        raise ApiError(
+            422,
+            "invalid_cursor",
+            f"query.cursor: {cursor[:60]!r} is not a cursor this server gave",
+            "Pass next_cursor from the previous page as it came, or leave cursor out.",
+        ) from None
+
+
+def get_existing(store: ServerStore, run_id: str) -> RunRecord:
+    """The run, or 404 naming the id (ids that cannot name a run included)."""
+    if len(run_id) > MAX_ID or not run_id.isprintable():
+        raise RunNotFoundError(
+            repr(run_id[:MAX_ID])[1:-1] + ("..." if len(run_id) > MAX_ID else "")
+        )
+    return store.get_run(run_id)
+
+
+def plain_text(value: str | None, name: str) -> str | None:
+    """A query parameter's text, refused (422) with a control character in it."""
+    if value is not None and not value.isprintable():
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"query.{name}: must not contain control characters",
+            "Send printable text.",
+        )
+    return value
+
+
+@router.get("/{run_id}", response_model=RunDetail)
+def show_run(run_id: str, store: Store, _: Reader) -> RunDetail:
+    """The run with its steps, child runs and history; values as JSON objects."""
+    run = get_existing(store, run_id)
+    children = store.list_runs(RunFilter(parent_run_id=run_id, limit=MAX_CHILDREN))
+    return run_detail(
+        run,
+        steps=store.get_steps(run_id),
+        children=list(reversed(children)),
+        history=store.get_events(run_id),
+    )
+
+
+@router.get("/{run_id}/logs", response_model=LogsOut)
+def run_logs(
+    request: Request,
+    run_id: str,
+    store: Store,
+    _: Reader,
+    step: Annotated[str | None, Query(max_length=500, description="One step's logs.")] = None,
+    follow: Annotated[
+        bool, Query(description="Stream Server-Sent Events until the run ends.")
+    ] = False,
+) -> Any:
+    """The run's logs, oldest first; with ``follow=1`` a ``text/event-stream`` of ``log``
+    events (each a log line as JSON), then one ``end`` event with the run's final state."""
+    get_existing(store, run_id)
+    plain_text(step, "step")
+    if not follow:
+        return LogsOut(logs=[log_out(log) for log in store.get_logs(run_id, step)])
+    poll = request.app.state.poll_interval
+    return StreamingResponse(
+        follow_logs(store, run_id, step, poll=poll),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def follow_logs(store: ServerStore, run_id: str, step: str | None, *, poll: float) -> Iterator[str]:
+    """Server-Sent Events: every log line of the run (or step) as it is written, until the
+    run ends; then ``end``. Runs on a worker thread (the store is blocking)."""
+    import time
+
+    sent = 0
+    while True:
+        state = store.get_run(run_id).state  # read first: no line written before the end is missed
+        logs = store.get_logs(run_id, step)
+        for log in logs[sent:]:
+            yield f"event: log\ndata: {log_out(log).model_dump_json()}\n\n"
+        sent = len(logs)
+        if state.is_final:
+            yield f"event: end\ndata: {json.dumps({'run_id': run_id, 'state': state.value})}\n\n"
+            return
+        yield ": waiting\n\n"  # a comment: keeps proxies from timing the stream out
+        time.sleep(poll)
+
+
+@router.post("", status_code=201, response_model=Started)
+def start_run(
+    body: StartRun,
+    response: Response,
+    store: Store,
+    caller: Operator,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=500, description="Sending the same key again returns that run."),
+    ] = None,
+) -> Started:
+    """Submit a run of ``target`` for a worker (201); with an ``Idempotency-Key`` that
+    names a run already, that run (200)."""
+    run, created = actions.start_run(
+        store,
+        target=body.target,
+        params=body.params,
+        queue=body.queue,
+        priority=body.priority,
+        idempotency_key=idempotency_key,
+        actor=caller.name,
+    )
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = f"/api/v1/runs/{run.run_id}"
+    return Started(run_id=run.run_id, created=created)
+
+
+NoBody = Annotated[Reason | None, Body()]
+
+
+@router.post("/{run_id}/cancel", response_model=RunStateOut)
+def cancel_run(run_id: str, store: Store, caller: Operator, body: NoBody = None) -> RunStateOut:
+    """Cancel the run (its running child runs first)."""
+    get_existing(store, run_id)
+    run = actions.cancel(store, run_id, reason=body.reason if body else None, actor=caller.name)
+    return RunStateOut(run_id=run.run_id, state=run.state.value)
+
+
+@router.post("/{run_id}/pause", response_model=RunStateOut)
+def pause_run(run_id: str, store: Store, caller: Operator, body: NoBody = None) -> RunStateOut:
+    """Pause the run: at once if pending or waiting, at its next step if running."""
+    get_existing(store, run_id)
+    run = actions.pause(store, run_id, reason=body.reason if body else None, actor=caller.name)
+    return RunStateOut(run_id=run.run_id, state=run.state.value)
+
+
+@router.post("/{run_id}/unpause", response_model=RunStateOut)
+def unpause_run(run_id: str, store: Store, caller: Operator, body: NoBody = None) -> RunStateOut:
+    """Put a paused run back in its queue; a worker resumes it by replay."""
+    get_existing(store, run_id)
+    run = actions.unpause(store, run_id, reason=body.reason if body else None, actor=caller.name)
+    return RunStateOut(run_id=run.run_id, state=run.state.value)
+
+
+@router.post("/{run_id}/retry", response_model=RunStateOut)
+def retry_run(
+    run_id: str, store: Store, caller: Operator, body: Annotated[Retry | None, Body()] = None
+) -> RunStateOut:
+    """Hand a failed run back to its queue; a worker retries it by replay (completed
+    steps keep their results)."""
+    get_existing(store, run_id)
+    run = actions.retry(
+        store, run_id, from_step=body.from_step if body else None, actor=caller.name
+    )
+    return RunStateOut(run_id=run.run_id, state=run.state.value)

@@ -1,0 +1,325 @@
+"""The API's request and response bodies (pydantic), and records turned into them.
+
+Stored values (parameters, results, answers) are decoded into plain JSON objects, never
+JSON inside a string, and never by importing the code that made them
+(``legato.stored_values``). Request bodies refuse fields they do not have.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from legato.records import ErrorInfo, EventRecord, LogRecord, RunRecord, StepRecord, WorkerRecord
+from legato.stored_values import decode_stored, plain_json
+
+MAX_TEXT = 10_000  # characters of a reason, note or name in a request
+
+
+class Request(BaseModel):
+    """A request body: unknown fields refused, no NUL character in its text fields (no
+    store can keep one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
+
+
+# -- errors -----------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable: run_not_found, forbidden, ...")
+    message: str = Field(description="What went wrong, naming the run, field or option.")
+    hint: str | None = Field(description="What to do about it.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# -- runs -------------------------------------------------------------------------------
+
+
+class ErrorOut(BaseModel):
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    flow: str
+    state: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    tags: list[str]
+    queue: str
+    priority: int
+    parent_run_id: str | None
+    target: str | None
+
+
+class StepOut(BaseModel):
+    key: str
+    seq: int
+    task: str
+    state: str
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    result: Any = None
+    error: ErrorOut | None
+    child_run_id: str | None
+    cached: bool
+
+
+class EventOut(BaseModel):
+    id: int | None
+    at: datetime
+    kind: str
+    state: str
+    step_key: str | None
+    attempt: int | None
+    message: str | None
+    by: str | None = Field(description="Who did it: a token's name, a user@host, a worker.")
+
+
+class RunDetail(RunSummary):
+    params: Any = None
+    result: Any = None
+    error: ErrorOut | None
+    idempotency_key: str | None
+    waiting_for: str | None
+    steps: list[StepOut]
+    children: list[RunSummary]
+    history: list[EventOut]
+
+
+class RunPage(BaseModel):
+    runs: list[RunSummary]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page.")
+
+
+class LogOut(BaseModel):
+    at: datetime
+    level: str
+    step_key: str | None
+    message: str
+
+
+class LogsOut(BaseModel):
+    logs: list[LogOut]
+
+
+class StartRun(Request):
+    target: str = Field(
+        min_length=1, max_length=500, description="package.module:flow, importable by the server"
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="The flow's arguments.")
+    queue: str | None = Field(default=None, min_length=1, max_length=200)
+    priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+
+
+class Started(BaseModel):
+    run_id: str
+    created: bool = Field(description="False when the Idempotency-Key named an existing run.")
+
+
+class Reason(Request):
+    reason: str | None = Field(default=None, max_length=MAX_TEXT)
+
+
+class Retry(Request):
+    from_step: str | None = Field(default=None, max_length=MAX_TEXT)
+
+
+class RunStateOut(BaseModel):
+    run_id: str
+    state: str
+
+
+# -- inputs -----------------------------------------------------------------------------
+
+
+class Approve(Request):
+    input: Any = Field(default=None, description="The answer, checked against its schema.")
+    note: str | None = Field(default=None, max_length=MAX_TEXT)
+
+
+class Reject(Request):
+    reason: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class Answered(BaseModel):
+    run_id: str
+    name: str
+    decision: str
+    answered_by: str | None
+    answered_at: datetime
+    value: Any = Field(default=None, description="The recorded answer, or the reason.")
+
+
+class InputOut(BaseModel):
+    run_id: str
+    step: str
+    name: str
+    prompt: str | None
+    json_schema: dict[str, Any] | None = Field(alias="schema", serialization_alias="schema")
+    roles: list[str]
+    waiting_since: datetime | None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class InputsOut(BaseModel):
+    inputs: list[InputOut]
+
+
+# -- events and workers -----------------------------------------------------------------
+
+
+class SendEvent(Request):
+    name: str = Field(min_length=1, max_length=500)
+    data: Any = None
+    key: str | None = Field(default=None, max_length=MAX_TEXT)
+    run_id: str | None = Field(default=None, max_length=200, description="For this run only.")
+
+
+class EventSent(BaseModel):
+    event_id: int
+    name: str
+
+
+class WorkerOut(BaseModel):
+    worker_id: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    started_at: datetime
+    heartbeat_at: datetime
+    running: list[str]
+
+
+class WorkersOut(BaseModel):
+    workers: list[WorkerOut]
+
+
+class Health(BaseModel):
+    status: str
+    store: str
+
+
+# -- records into bodies ----------------------------------------------------------------
+
+
+def stored(text: str | None, serializer: str) -> Any:
+    """A stored value as plain JSON data, decoded without importing its classes."""
+    return plain_json(decode_stored(text, serializer))
+
+
+def seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()
+
+
+def error_out(error: ErrorInfo | None) -> ErrorOut | None:
+    if error is None:
+        return None
+    return ErrorOut(type=error.type, message=error.message, traceback=error.traceback or None)
+
+
+def run_summary(run: RunRecord) -> RunSummary:
+    return RunSummary(
+        run_id=run.run_id,
+        flow=run.flow_name,
+        state=run.state.value,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        duration_seconds=seconds(run.started_at, run.finished_at),
+        tags=list(run.tags),
+        queue=run.queue,
+        priority=run.priority,
+        parent_run_id=run.parent_run_id,
+        target=run.target,
+    )
+
+
+def step_out(step: StepRecord) -> StepOut:
+    return StepOut(
+        key=step.key,
+        seq=step.seq,
+        task=step.task_name,
+        state=step.state.value,
+        attempts=step.attempts,
+        started_at=step.started_at,
+        finished_at=step.finished_at,
+        duration_seconds=seconds(step.started_at, step.finished_at),
+        result=stored(step.result, step.serializer),
+        error=error_out(step.error),
+        child_run_id=step.child_run_id,
+        cached=step.cached,
+    )
+
+
+def event_out(event: EventRecord) -> EventOut:
+    return EventOut(
+        id=event.id,
+        at=event.at,
+        kind=event.kind,
+        state=event.state,
+        step_key=event.step_key,
+        attempt=event.attempt,
+        message=event.message,
+        by=event.by,
+    )
+
+
+def run_detail(
+    run: RunRecord,
+    *,
+    steps: list[StepRecord],
+    children: list[RunRecord],
+    history: list[EventRecord],
+) -> RunDetail:
+    return RunDetail(
+        **run_summary(run).model_dump(),
+        params=stored(run.params, "json"),
+        result=stored(run.result, run.serializer),
+        error=error_out(run.error),
+        idempotency_key=run.idempotency_key,
+        waiting_for=run.waiting_for,
+        steps=[step_out(step) for step in steps],
+        children=[run_summary(child) for child in children],
+        history=[event_out(event) for event in history],
+    )
+
+
+def log_out(log: LogRecord) -> LogOut:
+    return LogOut(at=log.at, level=log.level, step_key=log.step_key, message=log.message)
+
+
+def worker_out(worker: WorkerRecord) -> WorkerOut:
+    return WorkerOut(
+        worker_id=worker.worker_id,
+        host=worker.host,
+        pid=worker.pid,
+        queues=list(worker.queues),
+        concurrency=worker.concurrency,
+        started_at=worker.started_at,
+        heartbeat_at=worker.heartbeat_at,
+        running=list(worker.running),
+    )
