@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean screenshots
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/workers.py
 	$(BIN)/python benchmarks/waits.py
+
+# Pictures of the web UI for the README (docs/img/), taken by the browser tests.
+screenshots: $(STAMP)
+	LEGATO_SCREENSHOTS=1 $(BIN)/pytest -q -n 0 tests/ui
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks

@@ -16,8 +16,8 @@ from fastapi import APIRouter, FastAPI, Request
 
 from legato import __version__
 from legato.clock import utcnow
-from legato.server import errors
-from legato.server.api import events, hooks, inputs, runs, workers
+from legato.server import errors, ui
+from legato.server.api import events, graph, hooks, inputs, me, runs, workers
 from legato.server.api.deps import ServerStore
 from legato.server.body_limit import MAX_BODY, BodyLimit
 from legato.server.schemas import Health
@@ -54,12 +54,13 @@ def create_app(
     app.state.poll_interval = poll_interval
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (runs, inputs, events, workers):
+    for module in (runs, graph, inputs, events, workers, me):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(hooks.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["health"])
     app.add_middleware(BodyLimit, limit=max_body)
+    ui.mount(app)
     return app
 
 

@@ -323,3 +323,57 @@ def worker_out(worker: WorkerRecord) -> WorkerOut:
         heartbeat_at=worker.heartbeat_at,
         running=list(worker.running),
     )
+
+
+# -- graph and caller -------------------------------------------------------------------
+
+
+class GraphNodeOut(BaseModel):
+    id: str
+    label: str
+    task: str
+    state: str
+    counts: dict[str, int]
+    keys: list[str]
+    child_run_id: str | None
+    attempts: int
+    x: int
+    y: int
+
+
+class GraphOut(BaseModel):
+    layers: list[list[GraphNodeOut]]
+    width: int
+    height: int
+
+
+def graph_out(graph: Any) -> GraphOut:
+    """``legato.run_graph.RunGraph`` as its response body."""
+    return GraphOut(
+        layers=[
+            [
+                GraphNodeOut(
+                    id=n.id,
+                    label=n.label,
+                    task=n.task,
+                    state=n.state,
+                    counts=n.counts,
+                    keys=list(n.keys),
+                    child_run_id=n.child_run_id,
+                    attempts=n.attempts,
+                    x=n.x,
+                    y=n.y,
+                )
+                for n in layer
+            ]
+            for layer in graph.layers
+        ],
+        width=graph.width,
+        height=graph.height,
+    )
+
+
+class MeOut(BaseModel):
+    name: str
+    role: str
+    permissions: list[str]
