@@ -16,7 +16,6 @@ from legato.engine.definitions import (
     check_function,
     where,
 )
-from legato.engine.failures import as_task, handler_tasks
 from legato.engine.retries import RetryPolicy, policies_by_type, to_seconds
 from legato.errors import DefinitionError
 
@@ -223,3 +222,23 @@ def _unknown(exc: TypeError) -> str:
             "cache_ttl, tags, serializer, on_failure, compensate"
         )
     return text
+
+
+def as_task(handler: Any, *, option: str, where: str) -> Task[Any, Any]:
+    """The handler as a task (a plain function becomes one named after it)."""
+    if isinstance(handler, Task):
+        return handler
+    if callable(handler) and hasattr(handler, "__name__"):
+        made: Task[Any, Any] = task(name=f"{handler.__name__}")(handler)
+        return made
+    raise DefinitionError(
+        f"{where}: {option}={handler!r} must be a function or a @task taking one argument"
+    )
+
+
+def handler_tasks(value: Any, *, option: str, where: str) -> tuple[Task[Any, Any], ...]:
+    """``on_failure=`` as tasks: None, one handler, or a list of them."""
+    if value is None:
+        return ()
+    handlers = value if isinstance(value, list | tuple) else [value]
+    return tuple(as_task(h, option=option, where=where) for h in handlers)

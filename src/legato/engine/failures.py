@@ -24,8 +24,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from legato.errors import DefinitionError
-
 if TYPE_CHECKING:
     from legato.engine.definitions import Task
     from legato.engine.runner import RunExecution
@@ -43,28 +41,6 @@ class Failure:
     message: str
     traceback: str
     attempts: int
-
-
-def as_task(handler: Any, *, option: str, where: str) -> Task[Any, Any]:
-    """The handler as a task (a plain function becomes one named after it)."""
-    from legato.engine.definitions import Task
-
-    if isinstance(handler, Task):
-        return handler
-    if callable(handler) and hasattr(handler, "__name__"):
-        from legato.engine.decorators import task
-
-        return task(name=f"{handler.__name__}")(handler)
-    raise DefinitionError(
-        f"{where}: {option}={handler!r} must be a function or a @task taking one argument"
-    )
-
-
-def handler_tasks(value: Any, *, option: str, where: str) -> tuple[Task[Any, Any], ...]:
-    if value is None:
-        return ()
-    handlers = value if isinstance(value, list | tuple) else [value]
-    return tuple(as_task(h, option=option, where=where) for h in handlers)
 
 
 def failure_of(
@@ -104,7 +80,7 @@ def run_handlers(
     for index, handler in enumerate(handlers):
         key = f"{key_prefix}/on_failure#{index}"
         try:
-            ex.call_derived(handler, key, (failure,), replay=ex.replay_only)
+            ex.call_derived(handler, key, (failure,), replay=ex.lifecycle.replay_only)
         except Exception as exc:  # noqa: BLE001 - reported on the original error
             original.add_note(
                 f"legato: on_failure handler {handler.name!r} ({key}) also failed: "

@@ -24,11 +24,10 @@ import sys
 from typing import Any
 
 from legato.clock import utcnow
-from legato.engine.context import current_run, current_step, resolve_store
+from legato.engine.context import NO_DEFAULT, current_run, current_step, resolve_store
 from legato.engine.retries import to_seconds
-from legato.engine.waits import _NO_DEFAULT
 from legato.errors import InputError, InputRejected, RunStateError, UsageError  # noqa: F401 (InputRejected: older import path)
-from legato.records import EventRecord, InputAnswer
+from legato.records import EventRecord, InputAnswer, InputWait
 from legato.serialization import dumps, loads
 from legato.states import StepState
 
@@ -39,7 +38,7 @@ def wait_for_input(
     schema: Any = None,
     prompt: str | None = None,
     timeout: Any = None,
-    default: Any = _NO_DEFAULT,
+    default: Any = NO_DEFAULT,
     roles: list[str] | None = None,
 ) -> Any:
     """Wait durably for a person to answer ``name``; return the accepted input.
@@ -66,9 +65,8 @@ def wait_for_input(
         "roles": list(roles or []),
     }
     try:
-        return run.wait_for_input(
-            name, question=question, timeout=seconds, default=default, schema=schema
-        )
+        spec = InputWait(name=name, question=question, schema=schema)
+        return run.wait(spec, timeout=seconds, default=default)
     except _Unreadable as exc:
         raise InputError(
             f"run {run.run_id}: the answer recorded for input {name!r} no longer reads back "
