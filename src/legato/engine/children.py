@@ -214,4 +214,3 @@ def _await_child(ex: RunExecution, prior: StepRecord, child: RunRecord) -> Any:
     failed = replace(prior, state=StepState.FAILED, error=error_info(exc), finished_at=utcnow())
     ex.record_step(failed, message=error_info(exc).summary(), wait=True)
     raise exc
-

@@ -13,6 +13,7 @@ from legato.engine.context import current_run, current_step, resolve_store
 from legato.engine.futures import StepFuture
 from legato.engine.launch import execute_new, resume, submit
 from legato.engine.retries import RetryPolicy, to_seconds
+from legato.engine.targets import Loadable
 from legato.errors import DefinitionError, ParameterError
 from legato.sources import code_ref
 
@@ -219,7 +220,7 @@ class FlowOptions:
     wait: bool = False  # True: durable waits block the caller instead of suspending
 
 
-class Flow(_Definition[P, R]):
+class Flow(_Definition[P, R], Loadable):
     """A function whose run is durable: calling it runs it and returns its result."""
 
     def __init__(self, fn: Callable[P, R], options: FlowOptions) -> None:

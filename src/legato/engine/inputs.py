@@ -26,6 +26,7 @@ from typing import Any
 from legato.clock import utcnow
 from legato.engine.context import NO_DEFAULT, current_run, current_step, resolve_store
 from legato.engine.retries import to_seconds
+from legato.engine.targets import load_target
 from legato.errors import InputError, InputRejected, RunStateError, UsageError  # noqa: F401 (InputRejected: older import path)
 from legato.records import EventRecord, InputAnswer, InputWait
 from legato.serialization import dumps, loads
@@ -229,8 +230,6 @@ def _schema_model(path: str, run_id: str, name: str, *, target: str | None) -> A
         if module_name not in sys.modules and target is not None:
             # A flow loaded from a file lives in a module named after that file: loading
             # the run's target here gives the schema the same module again.
-            from legato.engine.targets import load_target
-
             with contextlib.suppress(Exception):
                 load_target(target)
         model: Any = importlib.import_module(module_name)

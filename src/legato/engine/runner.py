@@ -28,10 +28,12 @@ from legato.engine.failures import compensate, failure_of, run_handlers
 from legato.engine.futures import StepFuture
 from legato.engine.handles import RunHandle
 from legato.engine.lifecycle import Lifecycle, Start, UnwindingMarker
+from legato.engine.liveness import CANCEL_POLL_SECONDS, check_live, sleep_live
 from legato.engine.recorder import Recorder
 from legato.engine.signals import RunPaused, RunReleased, Suspended
-from legato.engine.steps import error_info, execute_step, futures_in
-from legato.engine.waiting import wait_step
+from legato.engine.steps import error_info, execute_step
+from legato.engine.submissions import submit_task
+from legato.engine.waiting import record_suspended, wait_step
 from legato.errors import (
     Cancelled,
     FlowTimeoutError,
@@ -42,7 +44,6 @@ from legato.errors import (
 )
 from legato.executors.base import Executor
 from legato.records import (
-    ChildWait,
     Change,
     EventRecord,
     Fence,
@@ -59,20 +60,8 @@ from legato.store.base import Store
 if TYPE_CHECKING:
     from legato.engine.definitions import Flow, Task
 
-__all__ = [  # what other modules import from here
-    "DERIVED_SEQ",
-    "Listener",
-    "RunExecution",
-    "RunPaused",
-    "RunReleased",
-    "owner_id",
-    "recorder_for",
-]
-
 R = TypeVar("R")
 Listener = Callable[[EventRecord], None]
-
-CANCEL_POLL_SECONDS = 1.0  # how often a running flow looks for a cancel made elsewhere
 
 _recorders: dict[int, Recorder] = {}
 _recorders_lock = threading.Lock()
@@ -160,9 +149,9 @@ class RunExecution:
         self._derived_seq = DERIVED_SEQ
         self._derived_lock = threading.Lock()
         self.signal = threading.Lock()  # shared by this run's futures
-        self._helper = getattr(executor, "help", None)
+        self.helper = getattr(executor, "help", None)
         self.deadline: float | None = None  # time.monotonic() of run.deadline_at (deadlines.py)
-        self._next_poll = time.monotonic() + CANCEL_POLL_SECONDS
+        self.next_poll = time.monotonic() + CANCEL_POLL_SECONDS
 
     # -- keys and replay ---------------------------------------------------------------
 
@@ -254,69 +243,10 @@ class RunExecution:
         return step.seq if step is not None else -1
 
     def submit_task(
-        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> StepFuture[Any]:
-        if self.lifecycle.signal is not None:
-            raise self.lifecycle.signal
-        key, seq = self.next_key(task.name)
-        prior = self.replayed(key, seq, task.name)
-        handle: StepFuture[Any] = StepFuture(
-            key, task.name, self.signal, self._helper, self.recorder
-        )
-        self.futures.append(handle)
-        if self.listeners:  # lets a live view size its progress bars up front
-            submitted = EventRecord(
-                run_id=self.run_id, at=utcnow(), kind="step", state="pending", step_key=key
-            )
-            for listener in self.listeners:
-                listener(submitted)
-        if prior is not None and prior.state is StepState.COMPLETED:
-            value = loads(prior.result, prior.serializer)  # type: ignore[arg-type]
-            self.completed(task, key, value)
-            handle.set_result(value)
-            return handle
-
-        def launch() -> None:
-            self.executor.submit(self._run_submitted, task, key, seq, args, kwargs, prior, handle)
-
-        pending = [f for f in futures_in(args, kwargs) if not f.done()]
-        if not pending:
-            launch()
-            return handle
-        # Start only when every input is ready, so no pool thread blocks on another step.
-        remaining = [len(pending)]
-        lock = threading.Lock()
-
-        def input_ready(_: StepFuture[Any]) -> None:
-            with lock:
-                remaining[0] -= 1
-                ready = remaining[0] == 0
-            if ready:
-                launch()
-
-        for dependency in pending:
-            dependency.add_done_callback(input_ready)
-        return handle
-
-    def _run_submitted(
-        self,
-        task: Task[Any, Any],
-        key: str,
-        seq: int,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        prior: StepRecord | None,
-        future: StepFuture[Any],
-    ) -> None:
-        if self.lifecycle.halted:
-            future.set_exception(Cancelled(f"run {self.run_id} was interrupted"))
-            return
-        try:
-            value = execute_step(self, task, key, seq, args, kwargs, prior, future)
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future
-            future.set_exception(exc)
-        else:
-            future.set_result(value)
+        self, task: Task[Any, R], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> StepFuture[R]:
+        """The step for this call of ``task``, started now (``Runtime.submit_task``)."""
+        return submit_task(self, task, args, kwargs)
 
     # -- recording ---------------------------------------------------------------------
 
@@ -368,40 +298,14 @@ class RunExecution:
     def log(self, record: LogRecord) -> None:
         self.recorder.write((record,), wait=False, fence=self.fence)
 
-    # -- liveness: cancel and timeout ----------------------------------------------------
+    # -- liveness: cancel, timeout, lease, pause (engine/liveness.py) ------------------
 
     cancel_poll_seconds = CANCEL_POLL_SECONDS
 
     def check_live(self, *, poll: bool = False) -> None:
         """Called at every step boundary: raise if the run was cancelled or timed out,
-        its lease was lost, or its worker is stopping."""
-        root = self.root
-        if root.fence is not None and self.recorder.is_lost(root.fence.run_id):
-            root.lost.set()
-        if root.lost.is_set():
-            raise LeaseLostError(root.run_id, root.fence.epoch if root.fence else 0)
-        if root.released.is_set():
-            raise self.lifecycle.stopping_with(RunReleased(root.run_id))
-        if cleaning_up.get():
-            return  # failure handlers and compensations run despite a cancel or timeout
-        if poll:
-            self._next_poll = 0.0
-        if self.cancelled.is_set() or (self.parent is not None and self.parent.cancelled.is_set()):
-            self.cancelled.set()
-            self.lifecycle.cancel_told()
-            raise Cancelled(f"run {self.run_id} was cancelled")
-        now = time.monotonic()
-        if self.deadline is not None and now > self.deadline and not self.lifecycle.replay_only:
-            raise timed_out(self, resumed=False)
-        if now >= self._next_poll:
-            self._next_poll = now + CANCEL_POLL_SECONDS
-            state = self.store.get_run(self.run_id).state
-            if state is RunState.CANCELLED:
-                self.cancelled.set()
-                self.lifecycle.cancel_told()
-                raise Cancelled(f"run {self.run_id} was cancelled")
-            if state is RunState.PAUSED and self.parent is None:
-                raise self.lifecycle.stopping_with(RunPaused(self.run_id))
+        its lease was lost, or its worker is stopping (``liveness.check_live``)."""
+        check_live(self, poll=poll)
 
     @property
     def root(self) -> RunExecution:
@@ -413,20 +317,7 @@ class RunExecution:
 
     def sleep(self, seconds: float) -> None:
         """Wait between attempts; wakes early (raising ``Cancelled``) on a cancel."""
-        end = time.monotonic() + seconds
-        while True:
-            now = time.monotonic()
-            left = end - now
-            if left <= 0:
-                return
-            chunk = min(left, CANCEL_POLL_SECONDS)
-            if self.deadline is not None and now < self.deadline:
-                chunk = min(chunk, self.deadline - now + 0.001)  # wake to fail at the deadline
-            if self.cancelled.wait(chunk):
-                self.lifecycle.cancel_told()
-                raise Cancelled(f"run {self.run_id} was cancelled")
-            self._next_poll = 0.0
-            self.check_live()
+        sleep_live(self, seconds)
 
     # -- the run as a whole --------------------------------------------------------------
 
@@ -456,7 +347,7 @@ class RunExecution:
                     raise unstorable_result(self.flow_name, exc) from None
             except Suspended as suspended:
                 self._drain_futures()
-                self._suspend(handle, suspended)
+                handle._finish(exception=record_suspended(self, suspended))
                 return
             except RunPaused:
                 # An operator paused the run: stop here, holding nothing; unpausing puts
@@ -532,46 +423,6 @@ class RunExecution:
             )
             handle._finish(value=value)
             return
-
-    def _suspend(self, handle: RunHandle, suspended: Suspended) -> None:
-        """The flow waits: record it waiting (giving up any worker lease) and free this
-        thread; a worker resumes it by replay when it is due."""
-        what = suspended.spec.describe()
-        until = f" until {suspended.wake_at.isoformat()}" if suspended.wake_at else ""
-        wake_at = suspended.wake_at
-        deadline_at = self.run.deadline_at
-        if deadline_at is not None and (wake_at is None or deadline_at < wake_at):
-            wake_at = deadline_at  # woken at its deadline, to fail then rather than wait on
-            until += f" (or its deadline, {deadline_at.isoformat()})"
-        waiting = replace(
-            self.run,
-            state=RunState.WAITING,
-            owner=None,
-            wake_at=wake_at,
-            waiting_for=suspended.spec.waiting_for,
-        )
-        self.record_run(waiting, message=f"waiting for {what}{until}")
-        if suspended.arrived is not None and suspended.arrived():
-            # An event sent while the run was being suspended: due at once.
-            self.record_run(replace(waiting, wake_at=utcnow()), message=f"{what} arrived")
-        if self.parent is not None and self.run.parent_step_key is not None:
-            handle._finish(exception=suspended)  # the parent's step waits for this run
-            return
-        handle._finish(exception=RunStateError(self._waiting_message(suspended.spec, until)))
-
-    def _waiting_message(self, spec: WaitSpec, until: str) -> str:
-        """What a direct call that suspended raises: what the run waits for, what to do."""
-        what = spec.describe()
-        if not isinstance(spec, ChildWait):
-            return (
-                f"run {self.run_id} is waiting for {what}{until}; a worker (legato worker) "
-                f"resumes it when it is due, or `legato runs resume {self.run_id}` then"
-            )
-        return (
-            f"run {self.run_id} is waiting for its {what} to end; a worker (legato "
-            f"worker) resumes the child when it is due and then this run, or `legato runs "
-            f"resume {spec.run_id}` then `legato runs resume {self.run_id}`"
-        )
 
     def _unwind(self, exc: BaseException, *, attempts: int) -> None:
         """The run ends failed or cancelled: run the flow's ``on_failure`` handlers, then

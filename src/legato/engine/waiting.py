@@ -30,8 +30,9 @@ from legato.clock import utcnow
 from legato.engine.context import NO_DEFAULT
 from legato.engine.inputs import as_model
 from legato.engine.signals import Suspended
-from legato.errors import InputRejected, WaitTimeout
+from legato.errors import InputRejected, RunStateError, WaitTimeout
 from legato.records import (
+    ChildWait,
     EventWait,
     InputWait,
     SentEvent,
@@ -40,7 +41,7 @@ from legato.records import (
     WaitSpec,
 )
 from legato.serialization import dumps, loads
-from legato.states import StepState
+from legato.states import RunState, StepState
 
 if TYPE_CHECKING:
     from legato.engine.runner import RunExecution
@@ -351,6 +352,49 @@ def suspend(
     return ex.lifecycle.stopping_with(Suspended(ex.run_id, wake_at, spec, arrived))
 
 
+def record_suspended(ex: RunExecution, suspended: Suspended) -> BaseException:
+    """The flow waits: record the run waiting (giving up any worker lease), so its thread
+    is free and a worker resumes it by replay when it is due. Returns what the run's
+    handle raises: for a child run the signal itself (its parent's step waits for it),
+    else a ``RunStateError`` saying what the run waits for and what to do."""
+    what = suspended.spec.describe()
+    until = f" until {suspended.wake_at.isoformat()}" if suspended.wake_at else ""
+    wake_at = suspended.wake_at
+    deadline_at = ex.run.deadline_at
+    if deadline_at is not None and (wake_at is None or deadline_at < wake_at):
+        wake_at = deadline_at  # woken at its deadline, to fail then rather than wait on
+        until += f" (or its deadline, {deadline_at.isoformat()})"
+    waiting = replace(
+        ex.run,
+        state=RunState.WAITING,
+        owner=None,
+        wake_at=wake_at,
+        waiting_for=suspended.spec.waiting_for,
+    )
+    ex.record_run(waiting, message=f"waiting for {what}{until}")
+    if suspended.arrived is not None and suspended.arrived():
+        # An event sent while the run was being suspended: due at once.
+        ex.record_run(replace(waiting, wake_at=utcnow()), message=f"{what} arrived")
+    if ex.parent is not None and ex.run.parent_step_key is not None:
+        return suspended
+    return RunStateError(_waiting_message(ex, suspended.spec, until))
+
+
+def _waiting_message(ex: RunExecution, spec: WaitSpec, until: str) -> str:
+    """What a direct call that suspended raises: what the run waits for, what to do."""
+    what = spec.describe()
+    if not isinstance(spec, ChildWait):
+        return (
+            f"run {ex.run_id} is waiting for {what}{until}; a worker (legato worker) "
+            f"resumes it when it is due, or `legato runs resume {ex.run_id}` then"
+        )
+    return (
+        f"run {ex.run_id} is waiting for its {what} to end; a worker (legato "
+        f"worker) resumes the child when it is due and then this run, or `legato runs "
+        f"resume {spec.run_id}` then `legato runs resume {ex.run_id}`"
+    )
+
+
 def blocks_on_waits(ex: RunExecution) -> bool:
     """Waits are waited out in this thread (``with_options(wait=True)``) instead of
     suspending the run; a run executed by a worker always suspends."""
@@ -394,9 +438,7 @@ def find_event(ex: RunExecution, spec: EventWait) -> SentEvent | None:
 
 
 def _matches(payload: Any, match: dict[str, Any]) -> bool:
-    return isinstance(payload, dict) and all(
-        payload.get(k, _ABSENT) == v for k, v in match.items()
-    )
+    return isinstance(payload, dict) and all(payload.get(k, _ABSENT) == v for k, v in match.items())
 
 
 def waiting_step(ex: RunExecution, key: str, seq: int, task_name: str, detail: Any) -> StepRecord:
