@@ -83,7 +83,8 @@ def _json_schema(schema: Any) -> dict[str, Any] | None:
     json_schema = getattr(schema, "model_json_schema", None)
     if json_schema is None:
         raise UsageError(f"wait_for_input(schema={schema!r}): give a pydantic model class")
-    return json_schema()
+    described: dict[str, Any] = json_schema()
+    return described
 
 
 def _model_path(schema: Any) -> str | None:

@@ -447,7 +447,7 @@ def cancel(
     event = EventRecord(
         run_id=run_id, at=utcnow(), kind="run", state="cancelled", message=reason, by=by
     )
-    cancelled = opened.cancel_run(run_id, event=event)  # type: ignore[attr-defined]
+    cancelled: RunRecord = opened.cancel_run(run_id, event=event)  # type: ignore[attr-defined]
     running_here = executions().get(run_id)
     if running_here is not None:
         running_here.cancelled.set()
@@ -495,4 +495,5 @@ def _set_paused(
     if not opened.set_paused(run_id, paused=paused, event=event):
         what = "pending, waiting or running" if paused else "paused"
         raise RunStateError(f"run {run_id} is {run.state.value}; only a {what} run can be {verb}")
-    return opened.get_run(run_id)
+    paused_or_not: RunRecord = opened.get_run(run_id)
+    return paused_or_not

@@ -58,9 +58,10 @@ def _load_target(target: str) -> Any:
         raise DefinitionError(
             f"target {target!r}: {attr!r} is a {type(obj).__name__}, not a @flow function"
         )
-    if obj.options.target is None and is_file_part(module_part):
-        obj = obj.with_options(target=f"{Path(module_part).resolve()}:{attr}")
-    return obj
+    flow: Any = obj  # a definitions.Flow
+    if flow.options.target is None and is_file_part(module_part):
+        flow = flow.with_options(target=f"{Path(module_part).resolve()}:{attr}")
+    return flow
 
 
 def _import(module_part: str, target: str) -> Any:
