@@ -222,7 +222,8 @@ class RunExecution:
 
     def call_child(self, flow: Flow[Any, R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
         """The step ``<flow>#n``: a child run executed here (``Runtime.call_child``)."""
-        return call_child(self, flow, args, kwargs)  # type: ignore[no-any-return]
+        value: R = call_child(self, flow, args, kwargs)
+        return value
 
     def start_nested(
         self, flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -425,7 +425,7 @@ def find_event(ex: RunExecution, spec: EventWait) -> SentEvent | None:
         for outcome in (event_outcome(loads(step.result or "null")),)
         if isinstance(outcome, EventReceived)
     }
-    events = ex.store.events_for(  # type: ignore[attr-defined]
+    events: list[SentEvent] = ex.store.events_for(  # type: ignore[attr-defined]
         spec.name, run_id=ex.run_id, since=ex.run.created_at
     )
     for event in events:
@@ -433,7 +433,7 @@ def find_event(ex: RunExecution, spec: EventWait) -> SentEvent | None:
             continue
         if spec.match and not _matches(loads(event.payload), spec.match):
             continue
-        return event  # type: ignore[no-any-return]
+        return event
     return None
 
 
