@@ -35,6 +35,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy src/legato tests/typing_check.py
+	$(BIN)/mypy --strict src/legato/engine
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

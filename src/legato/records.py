@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from legato.states import RunState, StepState
 
@@ -48,7 +49,7 @@ class RunRecord:
     lease_epoch: int = 0  # incremented by every claim; fences the claimer's writes
     lease_expires_at: datetime | None = None  # set while a worker holds the run
     wake_at: datetime | None = None  # a waiting run is runnable again from this time
-    # What a waiting run expects: an event name, "input:NAME", or ``waits_for_child(id)``.
+    # What a waiting run expects, as stored: ``parse_wait`` reads it, ``WaitSpec`` writes it.
     waiting_for: str | None = None
     deadline_at: datetime | None = None  # the flow's timeout, counted from the run's start
     # Times a worker took the run over after its lease expired (its worker died or lost
@@ -64,13 +65,100 @@ class RunRecord:
         )
 
 
+# -- what a waiting run waits for ----------------------------------------------------------
+#
+# ``RunRecord.waiting_for`` keeps it as text, in the format stores have always held: None
+# for a timer, the event's name, "input:NAME", or "child:RUN_ID". ``parse_wait`` and
+# ``WaitSpec.waiting_for`` are the one boundary between that text and the typed specs;
+# nothing else looks at prefixes.
+
+INPUT_PREFIX = "input:"
 CHILD_PREFIX = "child:"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TimerWait:
+    """``sleep``/``sleep_until``: due at ``wake_at`` (None when only its kind is known)."""
+
+    wake_at: datetime | None = None
+
+    @property
+    def waiting_for(self) -> str | None:
+        return None
+
+    def describe(self) -> str:
+        return "its timer"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EventWait:
+    """``wait_for_event(name, match=..., key=...)``; only ``name`` is stored with the run."""
+
+    name: str
+    match: dict[str, Any] | None = None
+    key: str | None = None
+
+    @property
+    def waiting_for(self) -> str:
+        return self.name
+
+    def describe(self) -> str:
+        return f"event {self.name!r}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InputWait:
+    """``wait_for_input(name, ...)``: a person's answer to the question ``name``;
+    only ``name`` is stored with the run (the question is recorded with its step)."""
+
+    name: str
+    question: dict[str, Any] | None = None  # prompt, JSON schema, model path, roles
+    schema: Any = None  # the pydantic model the answer is rebuilt as
+
+    @property
+    def waiting_for(self) -> str:
+        return INPUT_PREFIX + self.name
+
+    def describe(self) -> str:
+        return f"input {self.name!r}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChildWait:
+    """A parent waits for its child run ``run_id`` to end (the child itself waits for a
+    timer, an event or an input of its own)."""
+
+    run_id: str
+
+    @property
+    def waiting_for(self) -> str:
+        return CHILD_PREFIX + self.run_id
+
+    def describe(self) -> str:
+        return f"child run {self.run_id}"
+
+
+# A new kind of wait (a model's decision that falls back to a person, ...) is one more
+# spec here, with its own stored prefix, and one more waiter in ``engine/waiting.py``.
+WaitSpec = TimerWait | EventWait | InputWait | ChildWait
+
+
+def parse_wait(waiting_for: str | None) -> WaitSpec:
+    """The typed spec of a stored ``waiting_for``: never raises; text without a known
+    prefix is an event name (as it always was)."""
+    if waiting_for is None:
+        return TimerWait()
+    if waiting_for.startswith(INPUT_PREFIX):
+        return InputWait(name=waiting_for.removeprefix(INPUT_PREFIX))
+    if waiting_for.startswith(CHILD_PREFIX):
+        return ChildWait(run_id=waiting_for.removeprefix(CHILD_PREFIX))
+    return EventWait(name=waiting_for)
 
 
 def waits_for_child(child_run_id: str) -> str:
     """The ``waiting_for`` of a parent run that waits for its child ``child_run_id`` to
     end (the child waits for a timer, an event or an input of its own)."""
-    return CHILD_PREFIX + child_run_id
+    return ChildWait(run_id=child_run_id).waiting_for
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

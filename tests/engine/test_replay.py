@@ -118,7 +118,8 @@ def test_cache_reuses_results_across_runs(store):
 def test_cache_key_function_and_expiry(store):
     calls = []
 
-    @task(cache_key=lambda user, **_: f"user-{user}", cache_ttl=0.05)
+    # A TTL long enough for the second call to come before it even on a busy machine.
+    @task(cache_key=lambda user, **_: f"user-{user}", cache_ttl=1.0)
     def profile(user: str, noise: int = 0) -> str:
         calls.append(user)
         return user.upper()
@@ -132,7 +133,7 @@ def test_cache_key_function_and_expiry(store):
     assert calls == ["ada"]
     import time
 
-    time.sleep(0.1)
+    time.sleep(1.1)
     f(3)
     assert calls == ["ada", "ada"]
 

@@ -37,7 +37,7 @@ from legato.cli.live import RunMonitor
 from legato.cli.render import ICONS, STATE_STYLES, format_duration, format_time
 from legato.cli.values import plain_json, shown
 from legato.engine.observer import subscribe
-from legato.records import CHILD_PREFIX
+from legato.records import ChildWait, EventWait, InputWait, parse_wait
 
 if TYPE_CHECKING:
     from legato.engine.handles import RunHandle
@@ -124,16 +124,15 @@ def outcome(record: RunRecord, value: Any) -> Group:
     elif record.error is not None:
         grid.add_row("  error", Text(record.error.summary(), style="red"))
         grid.add_row("  details", f"legato runs show {record.run_id} --traceback")
-    waiting_for = record.waiting_for or ""
-    if state == "waiting" and waiting_for.startswith("input:"):
-        name = waiting_for.removeprefix("input:")
-        grid.add_row("  answer", f"legato approve {record.run_id} {name} --input JSON")
-        grid.add_row("", f"legato reject {record.run_id} {name} --reason TEXT")
-    elif state == "waiting" and waiting_for.startswith(CHILD_PREFIX):
-        child = waiting_for.removeprefix(CHILD_PREFIX)
+    spec = parse_wait(record.waiting_for) if state == "waiting" else None
+    if isinstance(spec, InputWait):
+        grid.add_row("  answer", f"legato approve {record.run_id} {spec.name} --input JSON")
+        grid.add_row("", f"legato reject {record.run_id} {spec.name} --reason TEXT")
+    elif isinstance(spec, ChildWait):
+        child = spec.run_id
         grid.add_row("  child", f"waits for child run {child}: legato runs show {child}")
-    elif state == "waiting" and waiting_for:
-        grid.add_row("  event", f"legato events send {waiting_for} --data JSON")
+    elif isinstance(spec, EventWait):
+        grid.add_row("  event", f"legato events send {spec.name} --data JSON")
     if state == "waiting" and record.wake_at is not None:
         grid.add_row(
             "  wakes", f"{format_time(record.wake_at)}: a worker (legato worker) resumes it"

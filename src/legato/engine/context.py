@@ -1,5 +1,10 @@
 """What is running now, and the process-wide defaults behind a direct ``my_flow()`` call.
 
+``Runtime`` is what flows, tasks and waits talk to while a run executes: ``current_run``
+holds one, and the runner (``engine.runner.RunExecution``) implements it. Typing the
+context against this protocol, not the runner, keeps the engine's modules free of
+import cycles: definitions and waits need only this module.
+
 The default store and executor are resolved here and nowhere else.
 """
 
@@ -9,22 +14,81 @@ import logging
 import threading
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from legato.clock import utcnow
+from legato.engine.trigger import RunTrigger, trigger_of
 from legato.errors import UsageError
 from legato.executors.base import Executor
 from legato.executors.threads import ThreadExecutor
-from legato.records import LogRecord
+from legato.records import LogRecord, WaitSpec
 from legato.settings import load_settings
 from legato.store import Store, open_store
 
 if TYPE_CHECKING:
-    from legato.engine.runner import RunExecution
-    from legato.engine.trigger import RunTrigger
+    from legato.engine.definitions import Flow, Task
+    from legato.engine.futures import StepFuture
+    from legato.engine.handles import RunHandle
+
+R = TypeVar("R")
+
+# What a wait without ``default=`` was given: its timeout raises ``WaitTimeout``.
+NO_DEFAULT: Any = object()
+
+
+class Runtime(Protocol):
+    """A run executing in this process, as its flow body, tasks and waits see it."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def flow_name(self) -> str: ...
+
+    # The store the run is recorded in: calls that name no store (a submit, an event,
+    # a nested run) land there too.
+    @property
+    def store(self) -> Store: ...
+
+    # Set when the run is cancelled here (``legato.cancel``): it stops at its next step
+    # boundary.
+    @property
+    def cancelled(self) -> threading.Event: ...
+
+    def call_task(self, task: Task[Any, R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
+        """The step for this call of ``task``: replayed if recorded, else executed."""
+        ...
+
+    def submit_task(
+        self, task: Task[Any, R], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> StepFuture[R]:
+        """The step for this call of ``task``, started now; its key follows program
+        order."""
+        ...
+
+    def call_child(self, flow: Flow[Any, R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
+        """The step for this call of ``flow`` in the flow body: a child run."""
+        ...
+
+    def start_nested(
+        self, flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> RunHandle:
+        """A run of ``flow`` called from inside a step's body: executed here, as a child
+        of this run but not a step of it."""
+        ...
+
+    def wait(self, spec: WaitSpec, *, timeout: float | None, default: Any) -> Any:
+        """The durable wait for ``spec`` as a step: what arrived, or the timeout's
+        outcome (``default``, else ``WaitTimeout``); the run may be suspended meanwhile."""
+        ...
+
+    def log(self, record: LogRecord) -> None:
+        """Store a log record emitted by the run's flow or one of its steps."""
+        ...
+
 
 # The run whose flow body is executing in this thread (or task).
-current_run: ContextVar[RunExecution | None] = ContextVar("legato_run", default=None)
+current_run: ContextVar[Runtime | None] = ContextVar("legato_run", default=None)
 # The step whose body is executing in this thread (or task).
 current_step: ContextVar[StepContext | None] = ContextVar("legato_step", default=None)
 
@@ -57,9 +121,7 @@ class StepContext:
     @property
     def trigger(self) -> RunTrigger | None:
         """The trigger that started the run (``legato.deploy``), or None."""
-        from legato.engine.trigger import trigger_of
-
-        return trigger_of(self.run_id)
+        return _trigger(self.run_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +138,12 @@ class FlowContext:
     @property
     def trigger(self) -> RunTrigger | None:
         """The trigger that started the run (``legato.deploy``), or None."""
-        from legato.engine.trigger import trigger_of
+        return _trigger(self.run_id)
 
-        return trigger_of(self.run_id)
+
+def _trigger(run_id: str) -> RunTrigger | None:
+    execution = executions().get(run_id) or current_run.get()
+    return None if execution is None else trigger_of(run_id, execution.store)
 
 
 def get_run_context() -> StepContext | FlowContext:
@@ -132,10 +197,10 @@ class _StepLogHandler(logging.Handler):
         )
 
 
-_executions: dict[str, RunExecution] = {}  # run id -> execution, for log routing
+_executions: dict[str, Runtime] = {}  # run id -> execution, for log routing
 
 
-def register_execution(execution: RunExecution) -> None:
+def register_execution(execution: Runtime) -> None:
     _executions[execution.run_id] = execution
 
 
@@ -143,7 +208,7 @@ def unregister_execution(run_id: str) -> None:
     _executions.pop(run_id, None)
 
 
-def executions() -> dict[str, RunExecution]:
+def executions() -> dict[str, Runtime]:
     """Runs executing in this process, by id."""
     return _executions
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
-from legato.engine.context import current_run, current_step
+from legato.engine.context import current_run, current_step, resolve_store
 from legato.engine.futures import StepFuture
+from legato.engine.launch import execute_new, resume, submit
 from legato.engine.options import FlowOptions, TaskOptions
+from legato.engine.targets import Loadable
 from legato.errors import DefinitionError, ParameterError
 from legato.sources import code_ref
 
@@ -142,7 +144,7 @@ def _same_length(task_name: str, columns: list[list[Any]]) -> list[list[Any]]:
     return columns
 
 
-class Flow(_Definition[P, R]):
+class Flow(_Definition[P, R], Loadable):
     """A function whose run is durable: calling it runs it and returns its result."""
 
     def __init__(self, fn: Callable[P, R], options: FlowOptions) -> None:
@@ -162,34 +164,26 @@ class Flow(_Definition[P, R]):
         run = current_run.get()
         if run is not None and current_step.get() is None:
             return run.call_child(self, args, kwargs)
-        from legato.engine.launch import execute_new
-
-        return execute_new(self, args, kwargs, parent=run).result()
+        if run is not None:  # called from a step's body: a child run, not a step
+            return cast(R, run.start_nested(self, args, kwargs).result())
+        return cast(R, execute_new(self, args, kwargs).result())
 
     def run(self, *args: P.args, **kwargs: P.kwargs) -> RunHandle:
         """Run to the end and return the handle (does not raise the flow's error)."""
-        from legato.engine.launch import execute_new
-
         return execute_new(self, args, kwargs)
 
     def start(self, *args: P.args, **kwargs: P.kwargs) -> RunHandle:
         """Start the run in a background thread and return its handle at once."""
-        from legato.engine.launch import execute_new
-
         return execute_new(self, args, kwargs, background=True)
 
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> RunHandle:
         """Put a run in the store for a worker (``legato worker``) and return its handle
         at once. ``with_options(queue=..., priority=..., idempotency_key=...)`` sets
         where and how it waits."""
-        from legato.engine.launch import submit
-
         return submit(self, args, kwargs)
 
     def resume(self, run_id: str) -> RunHandle:
         """Resume a run of this flow by replay; completed steps are not run again."""
-        from legato.engine.launch import resume
-
         return resume(run_id, store=self.options.store, flow=self)
 
     def with_options(self, **changes: Any) -> Flow[P, R]:
@@ -199,8 +193,6 @@ class Flow(_Definition[P, R]):
         return Flow(self.fn, self.options.changed(changes, where=at))
 
     def resolve_store(self) -> Store:
-        from legato.engine.context import resolve_store
-
         return resolve_store(self.options.store)
 
     def __repr__(self) -> str:

@@ -107,7 +107,7 @@ def run_handlers(
     for index, handler in enumerate(handlers):
         key = f"{key_prefix}/on_failure#{index}"
         try:
-            ex.call_derived(handler, key, (failure,), replay=ex.replay_only)
+            ex.call_derived(handler, key, (failure,), replay=ex.lifecycle.replay_only)
         except Exception as exc:  # noqa: BLE001 - reported on the original error
             original.add_note(
                 f"legato: on_failure handler {handler.name!r} ({key}) also failed: "

@@ -130,7 +130,8 @@ class StepFuture(Generic[R]):
         self.observed = True
         if self._state == _ERROR:
             raise self._value
-        return self._value
+        value: R = self._value
+        return value
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         if not self.wait(timeout):

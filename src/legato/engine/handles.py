@@ -6,6 +6,7 @@ import contextlib
 import threading
 from typing import Any
 
+from legato.engine.targets import load_target
 from legato.errors import RunFailedError, RunStateError
 from legato.records import RunRecord, StepRecord
 from legato.serialization import TAG, loads
@@ -82,8 +83,6 @@ class RunHandle:
         classes it holds are defined (or imported) by the flow's code."""
         text = record.result or "null"
         if record.target is not None and (record.serializer != "json" or TAG in text):
-            from legato.engine.targets import load_target
-
             # The result's own error says what is missing if this import fails.
             with contextlib.suppress(Exception):
                 load_target(record.target)

@@ -25,11 +25,11 @@ from datetime import datetime
 from typing import Any
 
 from legato.clock import utcnow
-from legato.engine.context import current_run, current_step, resolve_store
+from legato.engine.context import NO_DEFAULT, current_run, current_step, resolve_store
 from legato.engine.retries import to_seconds
-from legato.engine.waits import _NO_DEFAULT
+from legato.engine.targets import load_target
 from legato.errors import InputError, InputRejected, RunStateError, UsageError  # noqa: F401 (InputRejected: older import path)
-from legato.records import EventRecord, InputAnswer
+from legato.records import EventRecord, InputAnswer, InputWait
 from legato.serialization import dumps, loads
 from legato.states import StepState
 from legato.store.base import Store
@@ -41,7 +41,7 @@ def wait_for_input(
     schema: Any = None,
     prompt: str | None = None,
     timeout: Any = None,
-    default: Any = _NO_DEFAULT,
+    default: Any = NO_DEFAULT,
     roles: list[str] | None = None,
 ) -> Any:
     """Wait durably for a person to answer ``name``; return the accepted input.
@@ -68,9 +68,8 @@ def wait_for_input(
         "roles": list(roles or []),
     }
     try:
-        return run.wait_for_input(
-            name, question=question, timeout=seconds, default=default, schema=schema
-        )
+        spec = InputWait(name=name, question=question, schema=schema)
+        return run.wait(spec, timeout=seconds, default=default)
     except _Unreadable as exc:
         raise InputError(
             f"run {run.run_id}: the answer recorded for input {name!r} no longer reads back "
@@ -86,7 +85,8 @@ def _json_schema(schema: Any) -> dict[str, Any] | None:
     json_schema = getattr(schema, "model_json_schema", None)
     if json_schema is None:
         raise UsageError(f"wait_for_input(schema={schema!r}): give a pydantic model class")
-    return json_schema()
+    described: dict[str, Any] = json_schema()
+    return described
 
 
 def _model_path(schema: Any) -> str | None:
@@ -245,8 +245,6 @@ def _schema_model(path: str, run_id: str, name: str, *, target: str | None) -> A
         if module_name not in sys.modules and target is not None:
             # A flow loaded from a file lives in a module named after that file: loading
             # the run's target here gives the schema the same module again.
-            from legato.engine.targets import load_target
-
             with contextlib.suppress(Exception):
                 load_target(target)
         model: Any = importlib.import_module(module_name)

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 from legato.clock import utcnow
 from legato.engine.context import default_executor, resolve_store
 from legato.engine.handles import RunHandle
-from legato.engine.runner import COMPENSATING, DERIVED_SEQ, Listener, RunExecution, owner_id
+from legato.engine.lifecycle import Start, unwinding_from
+from legato.engine.runner import DERIVED_SEQ, Listener, RunExecution, owner_id
+from legato.engine.targets import load_target
 from legato.errors import ParameterError, RunStateError, SerializationError
 from legato.ids import new_run_id
 from legato.records import EventRecord, Fence, RunRecord, StepRecord
@@ -117,6 +119,7 @@ def execute_new(
         executor=parent.executor if parent is not None else default_executor(),
         listeners=listeners,
         parent=parent,
+        launcher=CHILDREN,
     )
     for listener in listeners:
         listener(started)
@@ -216,11 +219,13 @@ def execute_claimed(
         fence=Fence(run_id=run.run_id, epoch=run.lease_epoch),
         lost=lost,
         released=released,
+        launcher=CHILDREN,
+        # Claimed to unwind a cancelled run: replay up to where it waited, then stop as
+        # cancelled.
+        start=Start.UNWIND_CANCEL if run.state is RunState.CANCELLED else Start.FRESH,
     )
     if run.state is RunState.CANCELLED:
-        # Claimed to unwind: replay up to where it waited, then stop as cancelled.
         execution.cancelled.set()
-        execution.unwinding_cancel = True
     return _launch(execution, bound.args, bound.kwargs, background=False)
 
 
@@ -243,8 +248,6 @@ def resume(
     ``by`` (who resumed it) is recorded with the event of its restart (else this
     process's owner id). Raises ``RunNotFoundError``, ``RunStateError``.
     """
-    from legato.engine.targets import load_target
-
     opened = resolve_store(store)
     run = opened.get_run(run_id)
     handle = RunHandle(run_id, opened)
@@ -271,7 +274,7 @@ def resume(
         flow = load_target(run.target)
     params = loads(run.params)
     bound = inspect.BoundArguments(flow.signature, params)
-    unwinding = run.state is not RunState.FAILED and _was_unwinding(opened, run_id)
+    unwinding = run.state is not RunState.FAILED and unwinding_from(opened.get_events(run_id))
     verb = "retried" if run.state is RunState.FAILED else "resumed"
     message = f"{verb} by replay on {owner_id()}"
     fence = None
@@ -304,8 +307,9 @@ def resume(
         listeners=listeners,
         parent=parent,
         fence=fence,
+        launcher=CHILDREN,
+        start=Start.REPLAY_UNWIND if unwinding else Start.FRESH,
     )
-    execution.replay_only = unwinding
     if fence is None:
         restarted = replace(
             run,
@@ -336,14 +340,6 @@ def _replayable_steps(store: Store, run: RunRecord, from_step: str | None) -> li
             f"run {run.run_id} has no step {from_step!r} to retry from; its steps: {keys}"
         )
     return [s for s in steps if s.seq < start]
-
-
-def _was_unwinding(store: Store, run_id: str) -> bool:
-    """Whether the run stopped while running its failure handlers or compensations."""
-    for event in reversed(store.get_events(run_id)):
-        if event.kind == "run":
-            return (event.message or "").startswith(COMPENSATING)
-    return False
 
 
 def _refuse_if_alive(run: RunRecord) -> None:
@@ -391,6 +387,39 @@ def _taken_elsewhere(run: RunRecord) -> RunStateError:
         f"run {run_id} was taken by another process while this one resumed it, and is "
         f"{run.state.value} now; see {show}."
     )
+
+
+class _ChildLauncher:
+    """How the runner starts and resumes child runs (``engine.children.ChildLauncher``)."""
+
+    def start(
+        self,
+        flow: Flow[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        parent: RunExecution,
+        parent_step_key: str | None,
+        run_id: str | None,
+        listeners: Sequence[Listener],
+    ) -> RunHandle:
+        return execute_new(
+            flow,
+            args,
+            kwargs,
+            parent=parent,
+            parent_step_key=parent_step_key,
+            run_id=run_id,
+            listeners=listeners,
+        )
+
+    def resume(self, run_id: str, *, flow: Flow[Any, Any], parent: RunExecution) -> RunHandle:
+        return resume(
+            run_id, store=parent.store, flow=flow, listeners=parent.listeners, parent=parent
+        )
+
+
+CHILDREN = _ChildLauncher()
 
 
 def _launch(

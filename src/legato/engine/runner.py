@@ -13,52 +13,45 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from legato.clock import utcnow
+from legato.engine.children import ChildLauncher, call_child
 from legato.engine.context import (
     cleaning_up,
     current_run,
     register_execution,
     unregister_execution,
 )
+from legato.engine.deadlines import arm_deadline, timed_out
 from legato.engine.failures import compensate, failure_of, run_handlers
 from legato.engine.futures import StepFuture
 from legato.engine.handles import RunHandle
-from legato.engine.observer import (
-    announce_started,
-    announce_submitted,
-    observing,
-    run_event,
-    step_event,
-)
+from legato.engine.lifecycle import Lifecycle, Start, UnwindingMarker
+from legato.engine.liveness import CANCEL_POLL_SECONDS, check_live, sleep_live
+from legato.engine.observer import announce_started, observing, run_event, step_event
 from legato.engine.recorder import Recorder
-from legato.engine.steps import error_info, execute_step, futures_in
-from legato.engine.waits import INLINE_WAIT, Suspended, describe_wait
+from legato.engine.signals import RunPaused, RunReleased, Suspended
+from legato.engine.steps import error_info, execute_step
+from legato.engine.submissions import submit_task
+from legato.engine.waiting import record_suspended, wait_step
 from legato.errors import (
     Cancelled,
     FlowTimeoutError,
     LeaseLostError,
     NonDeterminismError,
-    RunFailedError,
     RunStateError,
     SerializationError,
-    WaitTimeout,
 )
 from legato.executors.base import Executor
-from legato.ids import new_run_id
 from legato.records import (
-    CHILD_PREFIX,
     Change,
-    ErrorInfo,
     EventRecord,
     Fence,
     LogRecord,
     RunRecord,
-    SentEvent,
     StepRecord,
-    waits_for_child,
+    WaitSpec,
 )
 from legato.serialization import _PICKLE_HINT as PICKLE_HINT
 from legato.serialization import dumps, loads
@@ -68,10 +61,8 @@ from legato.store.base import Store
 if TYPE_CHECKING:
     from legato.engine.definitions import Flow, Task
 
+R = TypeVar("R")
 Listener = Callable[[EventRecord], None]
-
-CANCEL_POLL_SECONDS = 1.0
-WAIT_POLL_SECONDS = 0.2  # how often a blocking wait (wait=True) looks for its answer  # how often a running flow looks for a cancel made elsewhere
 
 _recorders: dict[int, Recorder] = {}
 _recorders_lock = threading.Lock()
@@ -90,28 +81,7 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-_ABSENT = object()  # a payload entry that is not there matches nothing
 DERIVED_SEQ = 1 << 40  # derived steps (handlers, compensations) sort after the flow's own
-COMPENSATING = "unwinding after"  # the run event that marks failure handling in progress
-
-
-def _left_waiting(prior: StepRecord, child: RunRecord) -> bool:
-    """Whether the step's child run was left to live on its own (workers resume it), so
-    this run may only wait for its outcome, never execute it: the step recorded it
-    waiting, or this run stopped right after the child suspended (it waits, was taken by
-    a worker or ``runs resume``, or was cancelled meanwhile)."""
-    if prior.state is StepState.WAITING:
-        return True
-    if prior.state is not StepState.RUNNING:
-        return False  # the step failed: a retry of this run starts the child anew
-    if child.lease_epoch > 0:
-        return True
-    return child.state not in (RunState.RUNNING, RunState.COMPLETED, RunState.FAILED)
-
-
-def _restarts(child: RunRecord) -> bool:
-    """A child run that failed or was cancelled: calling it again starts a new run."""
-    return child.state in (RunState.FAILED, RunState.CANCELLED)
 
 
 def unstorable_result(flow_name: str, exc: SerializationError) -> SerializationError:
@@ -128,25 +98,13 @@ def unstorable_result(flow_name: str, exc: SerializationError) -> SerializationE
     )
 
 
-class RunReleased(BaseException):  # noqa: N818 - a control signal, like KeyboardInterrupt
-    """The worker executing the run is stopping: the run goes back to the queue.
-
-    A ``BaseException`` so that a flow's ``except Exception`` does not swallow it.
-    """
-
-    def __init__(self, run_id: str) -> None:
-        super().__init__(f"run {run_id}: its worker is stopping; another worker resumes it")
-
-
-class RunPaused(BaseException):  # noqa: N818 - a control signal, like KeyboardInterrupt
-    """An operator paused the run: it stops at the next step boundary."""
-
-    def __init__(self, run_id: str) -> None:
-        super().__init__(f"run {run_id} was paused")
-
-
 class RunExecution:
-    """The in-memory state of one run while this process executes it."""
+    """The in-memory state of one run while this process executes it: the ``Runtime``
+    (``engine/context.py``) its flow body, tasks and waits talk to.
+
+    Waits are in ``engine/waiting.py``, child runs in ``engine/children.py``, steps in
+    ``engine/steps.py``, the lifecycle's state machine in ``engine/lifecycle.py``; this
+    class keeps replay, recording, liveness and the run's outcome."""
 
     def __init__(
         self,
@@ -161,6 +119,8 @@ class RunExecution:
         fence: Fence | None = None,
         lost: threading.Event | None = None,
         released: threading.Event | None = None,
+        launcher: ChildLauncher,
+        start: Start = Start.FRESH,
     ) -> None:
         self.flow = flow
         self.parent = parent  # the run executing this child run in this process
@@ -184,20 +144,15 @@ class RunExecution:
         self.next_seq = 0
         self.futures: list[StepFuture[Any]] = []
         self.cancelled = threading.Event()
-        self.stopping = False  # interrupted: queued steps must not start
-        self.cancel_raised = False  # the flow was told of a cancel: later tasks are cleanup
-        self.stopping_for: BaseException | None = None  # see _stopping_with
-        self.unwinding_cancel = False  # claimed to unwind a run cancelled while it waited
-        # Resuming a run that crashed while compensating: replay completed steps only,
-        # so the failure is met again and compensation picks up where it stopped.
-        self.replay_only = False
+        self.lifecycle = Lifecycle(start)  # see engine/lifecycle.py
+        self.launcher = launcher
         self.compensable: dict[str, tuple[str, Any, Any]] = {}  # key -> (key, undo, result)
         self._derived_seq = DERIVED_SEQ
         self._derived_lock = threading.Lock()
         self.signal = threading.Lock()  # shared by this run's futures
-        self._helper = getattr(executor, "help", None)
-        self.deadline: float | None = None  # time.monotonic() of run.deadline_at, see _arm_deadline
-        self._next_poll = time.monotonic() + CANCEL_POLL_SECONDS
+        self.helper = getattr(executor, "help", None)
+        self.deadline: float | None = None  # time.monotonic() of run.deadline_at (deadlines.py)
+        self.next_poll = time.monotonic() + CANCEL_POLL_SECONDS
 
     # -- keys and replay ---------------------------------------------------------------
 
@@ -221,15 +176,15 @@ class RunExecution:
     # -- calling tasks and flows from the flow body -------------------------------------
 
     def call_task(self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if self.stopping_for is not None:
-            raise self.stopping_for
+        if self.lifecycle.signal is not None:
+            raise self.lifecycle.signal
         key, seq = self.next_key(task.name)
         prior = self.replayed(key, seq, task.name)
         if prior is not None and prior.state is StepState.COMPLETED:
             value = loads(prior.result, prior.serializer)  # type: ignore[arg-type]
             self.completed(task, key, value)
             return value
-        if self.cancel_raised:
+        if self.lifecycle.calls_are_cleanup:
             # Called from the flow's `finally` or `except Cancelled` after a cancel: a
             # cleanup step, which the cancel does not stop.
             token = cleaning_up.set(True)
@@ -260,225 +215,23 @@ class RunExecution:
         finally:
             cleaning_up.reset(token)
 
-    def wait_until(self, wake_at: Callable[[], datetime]) -> None:
-        """A durable timer as the step ``sleep#n``: slept through when due soon, else the
-        run is suspended (``Suspended``) until a worker resumes it at its wake time."""
-        key, seq = self.next_key("sleep")
-        prior = self.replayed(key, seq, "sleep")
-        if prior is not None and prior.state is StepState.COMPLETED:
-            return
-        self.check_live()
-        if prior is not None and prior.state is StepState.WAITING and prior.result:
-            wake = datetime.fromisoformat(loads(prior.result))  # the time first recorded
-            waiting = prior
-        else:
-            wake = wake_at()
-            waiting = self._waiting_step(key, seq, "sleep", wake.isoformat())
-            self.record_step(waiting, message=f"until {wake.isoformat()}", wait=True)
-        remaining = (wake - utcnow()).total_seconds()
-        if remaining > INLINE_WAIT and not self.blocks_on_waits:
-            raise self._stopping_with(Suspended(self.run_id, wake))
-        self.sleep(max(0.0, remaining))
-        done = replace(waiting, state=StepState.COMPLETED, finished_at=utcnow())
-        self.record_step(done, wait=True)
+    # -- the runtime's waits and child runs (engine/waiting.py, engine/children.py) -----
 
-    def wait_for_event(
-        self,
-        name: str,
-        *,
-        match: dict[str, Any] | None,
-        key: str | None,
-        timeout: float | None,
-        default: Any,
-    ) -> Any:
-        """The step ``wait_for_event#n``: an event's payload, or the timeout's outcome."""
-        step_key, seq = self.next_key("wait_for_event")
-        prior = self.replayed(step_key, seq, "wait_for_event")
-        if prior is not None and prior.state is StepState.COMPLETED:
-            return self._event_outcome(loads(prior.result), name, default)  # type: ignore[arg-type]
-        self.check_live()
-        if prior is not None and prior.state is StepState.WAITING and prior.result:
-            deadline_text = loads(prior.result).get("deadline")
-            waiting = prior
-        else:
-            deadline = None if timeout is None else utcnow() + timedelta(seconds=timeout)
-            deadline_text = None if deadline is None else deadline.isoformat()
-            waiting = self._waiting_step(
-                step_key, seq, "wait_for_event", {"name": name, "deadline": deadline_text}
-            )
-            until = f" until {deadline_text}" if deadline_text else ""
-            self.record_step(waiting, message=f"for event {name!r}{until}", wait=True)
-        deadline = None if deadline_text is None else datetime.fromisoformat(deadline_text)
-        event = self.find_event(name, match=match, key=key)
-        if event is None and self._due_soon(deadline):
-            event = self.find_event(name, match=match, key=key)
-        if event is None and self.blocks_on_waits:
-            event = self._block_until(lambda: self.find_event(name, match=match, key=key), deadline)
-        if event is not None:
-            outcome = {"timeout": False, "event_id": event.id, "payload": loads(event.payload)}
-        elif deadline is not None and utcnow() >= deadline:
-            outcome = {"timeout": True}
-        else:
-            raise self._stopping_with(
-                Suspended(
-                    self.run_id,
-                    deadline,
-                    waiting_for=name,
-                    arrived=lambda: self.find_event(name, match=match, key=key) is not None,
-                )
-            )
-        done = replace(
-            waiting, state=StepState.COMPLETED, finished_at=utcnow(), result=dumps(outcome)
-        )
-        message = "timed out" if outcome["timeout"] else f"event {event.id if event else ''}"
-        self.record_step(done, message=message, wait=True)
-        return self._event_outcome(outcome, name, default)
+    def wait(self, spec: WaitSpec, *, timeout: float | None, default: Any) -> Any:
+        """The durable wait for ``spec`` as a step (``Runtime.wait``)."""
+        return wait_step(self, spec, timeout=timeout, default=default)
 
-    def wait_for_input(
-        self,
-        name: str,
-        *,
-        question: dict[str, Any],
-        timeout: float | None,
-        default: Any,
-        schema: Any,
-    ) -> Any:
-        """The step ``wait_for_input#n``: the accepted input, a rejection, or a timeout."""
-        from legato.engine.inputs import InputRejected, as_model
+    def call_child(self, flow: Flow[Any, R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
+        """The step ``<flow>#n``: a child run executed here (``Runtime.call_child``)."""
+        value: R = call_child(self, flow, args, kwargs)
+        return value
 
-        step_key, seq = self.next_key("wait_for_input")
-        prior = self.replayed(step_key, seq, "wait_for_input")
-        if prior is None or prior.state is not StepState.COMPLETED:
-            self.check_live()
-            if prior is not None and prior.state is StepState.WAITING and prior.result:
-                question = loads(prior.result)
-                waiting = prior
-            else:
-                deadline = None if timeout is None else utcnow() + timedelta(seconds=timeout)
-                question = {**question, "deadline": deadline and deadline.isoformat()}
-                waiting = self._waiting_step(step_key, seq, "wait_for_input", question)
-                prompt = question.get("prompt") or "an answer"
-                self.record_step(waiting, message=f"input {name!r}: {prompt}", wait=True)
-            deadline_text = question.get("deadline")
-            deadline = None if deadline_text is None else datetime.fromisoformat(deadline_text)
-            answer = self.store.get_input(self.run_id, name)
-            if answer is None and self._due_soon(deadline):
-                answer = self.store.get_input(self.run_id, name)
-            if answer is None and self.blocks_on_waits:
-                answer = self._block_until(
-                    lambda: self.store.get_input(self.run_id, name),
-                    deadline,
-                )
-            if answer is not None:
-                outcome = {
-                    "timeout": False,
-                    "decision": answer.decision,
-                    "value": loads(answer.payload),
-                    "by": answer.answered_by,
-                    "at": answer.answered_at.isoformat(),
-                }
-            elif deadline is not None and utcnow() >= deadline:
-                outcome = {"timeout": True}
-            else:
-                raise self._stopping_with(
-                    Suspended(
-                        self.run_id,
-                        deadline,
-                        waiting_for=f"input:{name}",
-                        arrived=lambda: self.store.get_input(self.run_id, name) is not None,
-                    )
-                )
-            done = replace(
-                waiting, state=StepState.COMPLETED, finished_at=utcnow(), result=dumps(outcome)
-            )
-            said = (
-                "timed out" if outcome["timeout"] else f"{outcome['decision']} by {outcome['by']}"
-            )
-            self.record_step(done, message=f"input {name!r} {said}", wait=True)
-        else:
-            outcome = loads(prior.result)  # type: ignore[arg-type]
-        if outcome["timeout"]:
-            return self._event_outcome(outcome, f"input {name!r}", default)
-        if outcome["decision"] == "rejected":
-            raise InputRejected(
-                run_id=self.run_id, name=name, reason=outcome["value"], by=outcome["by"]
-            )
-        return as_model(schema, outcome["value"])
-
-    @property
-    def blocks_on_waits(self) -> bool:
-        """Waits are waited out in this thread (``with_options(wait=True)``) instead of
-        suspending the run; a run executed by a worker always suspends."""
-        return bool(self.root.flow.options.wait) and self.root.fence is None
-
-    def _block_until(self, arrived: Callable[[], Any], deadline: datetime | None) -> Any:
-        """Poll ``arrived()`` until it returns something or ``deadline`` passes."""
-        while True:
-            found = arrived()
-            if found is not None:
-                return found
-            if deadline is not None and utcnow() >= deadline:
-                return None
-            left = 0.2 if deadline is None else (deadline - utcnow()).total_seconds()
-            self.sleep(min(WAIT_POLL_SECONDS, max(0.0, left)))
-
-    def _due_soon(self, deadline: datetime | None) -> bool:
-        """A wait whose timeout comes within ``INLINE_WAIT`` is slept through here rather
-        than suspended; True when it slept (the caller looks once more)."""
-        if deadline is None:
-            return False
-        remaining = (deadline - utcnow()).total_seconds()
-        if remaining > INLINE_WAIT:
-            return False
-        self.sleep(max(0.0, remaining))
-        return True
-
-    def _event_outcome(self, outcome: dict[str, Any], name: str, default: Any) -> Any:
-        if not outcome["timeout"]:
-            return outcome["payload"]
-        from legato.engine.waits import _NO_DEFAULT
-
-        if default is _NO_DEFAULT:
-            raise WaitTimeout(
-                f"run {self.run_id}: no answer to {name!r} came before the wait's timeout; "
-                "catch legato.WaitTimeout, or give the wait a default="
-            )
-        return default
-
-    def find_event(
-        self, name: str, *, match: dict[str, Any] | None = None, key: str | None = None
-    ) -> SentEvent | None:
-        """The oldest event for this run's wait that no earlier wait of the run took."""
-        taken = {
-            loads(step.result).get("event_id")  # type: ignore[arg-type]
-            for step in self.recorded.values()
-            if step.task_name == "wait_for_event" and step.state is StepState.COMPLETED
-        }
-        events = self.store.events_for(name, run_id=self.run_id, since=self.run.created_at)
-        for event in events:
-            if event.id in taken or (key is not None and event.key != key):
-                continue
-            if match:
-                payload = loads(event.payload)
-                if not isinstance(payload, dict) or any(
-                    payload.get(k, _ABSENT) != v for k, v in match.items()
-                ):
-                    continue
-            return event
-        return None
-
-    def _waiting_step(self, key: str, seq: int, task_name: str, detail: Any) -> StepRecord:
-        """A wait step as first recorded: ``detail`` (its wake time, deadline or question)
-        is kept in its result, so a replay waits for the same thing."""
-        return StepRecord(
-            run_id=self.run_id,
-            key=key,
-            seq=seq,
-            task_name=task_name,
-            state=StepState.WAITING,
-            attempts=1,
-            started_at=utcnow(),
-            result=dumps(detail),
+    def start_nested(
+        self, flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> RunHandle:
+        """A run of ``flow`` called from a step's body (``Runtime.start_nested``)."""
+        return self.launcher.start(
+            flow, args, kwargs, parent=self, parent_step_key=None, run_id=None, listeners=()
         )
 
     def completed(self, task: Task[Any, Any], key: str, value: Any) -> None:
@@ -492,216 +245,10 @@ class RunExecution:
         return step.seq if step is not None else -1
 
     def submit_task(
-        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> StepFuture[Any]:
-        if self.stopping_for is not None:
-            raise self.stopping_for
-        key, seq = self.next_key(task.name)
-        prior = self.replayed(key, seq, task.name)
-        handle: StepFuture[Any] = StepFuture(
-            key, task.name, self.signal, self._helper, self.recorder
-        )
-        self.futures.append(handle)
-        announce_submitted(self.run, step_key=key, task_name=task.name)
-        if self.listeners:  # lets a live view size its progress bars up front
-            submitted = EventRecord(
-                run_id=self.run_id, at=utcnow(), kind="step", state="pending", step_key=key
-            )
-            for listener in self.listeners:
-                listener(submitted)
-        if prior is not None and prior.state is StepState.COMPLETED:
-            value = loads(prior.result, prior.serializer)  # type: ignore[arg-type]
-            self.completed(task, key, value)
-            handle.set_result(value)
-            return handle
-
-        def launch() -> None:
-            self.executor.submit(self._run_submitted, task, key, seq, args, kwargs, prior, handle)
-
-        pending = [f for f in futures_in(args, kwargs) if not f.done()]
-        if not pending:
-            launch()
-            return handle
-        # Start only when every input is ready, so no pool thread blocks on another step.
-        remaining = [len(pending)]
-        lock = threading.Lock()
-
-        def input_ready(_: StepFuture[Any]) -> None:
-            with lock:
-                remaining[0] -= 1
-                ready = remaining[0] == 0
-            if ready:
-                launch()
-
-        for dependency in pending:
-            dependency.add_done_callback(input_ready)
-        return handle
-
-    def _run_submitted(
-        self,
-        task: Task[Any, Any],
-        key: str,
-        seq: int,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        prior: StepRecord | None,
-        future: StepFuture[Any],
-    ) -> None:
-        if self.stopping:
-            future.set_exception(Cancelled(f"run {self.run_id} was interrupted"))
-            return
-        try:
-            value = execute_step(self, task, key, seq, args, kwargs, prior, future)
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future
-            future.set_exception(exc)
-        else:
-            future.set_result(value)
-
-    def call_child(
-        self, flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        """The step ``<flow>#n``: a child run executed here, in this thread. A child that
-        waits is left waiting on its own, and this run waits for it to end."""
-        key, seq = self.next_key(flow.name)
-        prior = self.replayed(key, seq, flow.name)
-        if prior is not None and prior.state is StepState.COMPLETED:
-            return loads(prior.result, prior.serializer)  # type: ignore[arg-type]
-        self.check_live()
-        existing = self._child_of(prior)
-        if prior is not None and existing is not None and _left_waiting(prior, existing):
-            return self._await_child(prior, existing)
-        now = utcnow()
-        step = StepRecord(
-            run_id=self.run_id,
-            key=key,
-            seq=seq,
-            task_name=flow.name,
-            state=StepState.RUNNING,
-            attempts=(prior.attempts if prior else 0) + 1,
-            started_at=now,
-            child_run_id=self._child_id_for(prior, existing),
-        )
-        self.record_step(step, message=f"child run {step.child_run_id}", wait=True)
-        handle = self._execute_child(flow, args, kwargs, step, existing)
-        try:
-            value = handle.result()
-        except Suspended as waiting:
-            raise self._wait_for_child(step, waiting) from None
-        except BaseException as exc:
-            if isinstance(exc, Cancelled):
-                self.cancel_raised = True  # told of a cancel: `finally` tasks are cleanup
-            if isinstance(exc, Exception):
-                failed = replace(
-                    step, state=StepState.FAILED, error=error_info(exc), finished_at=utcnow()
-                )
-                self.record_step(failed, message=error_info(exc).summary(), wait=True)
-            raise
-        record = handle.record
-        done = replace(
-            step,
-            state=StepState.COMPLETED,
-            finished_at=utcnow(),
-            result=record.result,
-            serializer=record.serializer,
-        )
-        self.record_step(done, wait=True)
-        return value
-
-    def _child_of(self, prior: StepRecord | None) -> RunRecord | None:
-        """The child run an earlier execution of this step started, if any."""
-        if prior is None or not prior.child_run_id:
-            return None
-        try:
-            return self.store.get_run(prior.child_run_id)
-        except LookupError:
-            return None
-
-    def _child_id_for(self, prior: StepRecord | None, existing: RunRecord | None) -> str:
-        """The step's child run id: the one recorded, unless that run failed or was
-        cancelled (a retry of this run starts the child anew, under a new id)."""
-        if existing is not None and _restarts(existing):
-            return new_run_id()
-        return prior.child_run_id if prior and prior.child_run_id else new_run_id()
-
-    def _execute_child(
-        self,
-        flow: Flow[Any, Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        step: StepRecord,
-        existing: RunRecord | None,
-    ) -> RunHandle:
-        """Execute the step's child run here: resumed by replay if an earlier execution
-        left it unfinished, else started (anew when it failed or was cancelled)."""
-        from legato.engine.launch import execute_new, resume
-
-        child_id = step.child_run_id
-        assert child_id is not None
-        if existing is not None and not _restarts(existing):
-            return resume(
-                child_id, store=self.store, flow=flow, listeners=self.listeners, parent=self
-            )
-        return execute_new(
-            flow.with_options(store=self.store),
-            args,
-            kwargs,
-            parent=self,
-            parent_step_key=step.key,
-            run_id=child_id,
-            listeners=self.listeners,
-        )
-
-    def _wait_for_child(self, step: StepRecord, waiting: Suspended) -> BaseException:
-        """The child suspended: record the step waiting, and suspend this run until the
-        child ends (the store makes this run due then)."""
-        child_id = step.child_run_id
-        assert child_id is not None
-        self.record_step(
-            replace(step, state=StepState.WAITING),
-            message=f"child run {child_id} waits for {describe_wait(waiting.waiting_for)}",
-            wait=True,
-        )
-        return self._stopping_with(
-            Suspended(
-                self.run_id,
-                None,
-                waiting_for=waits_for_child(child_id),
-                arrived=lambda: self._child_ended(child_id),
-            )
-        )
-
-    def _child_ended(self, child_id: str) -> bool:
-        child = self.store.get_run(child_id)
-        return child.state.is_final and child.finished_at is not None
-
-    def _await_child(self, prior: StepRecord, child: RunRecord) -> Any:
-        """A child left waiting on its own: its outcome once it ended, else this run
-        waits for it again. Never executed here, so it runs in one place only."""
-        if not (child.state.is_final and child.finished_at is not None):
-            if prior.state is not StepState.WAITING:
-                prior = replace(prior, state=StepState.WAITING)
-            raise self._wait_for_child(prior, Suspended(child.run_id, None, child.waiting_for))
-        if child.state is RunState.COMPLETED:
-            done = replace(
-                prior,
-                state=StepState.COMPLETED,
-                finished_at=utcnow(),
-                result=child.result,
-                serializer=child.serializer,
-            )
-            self.record_step(done, wait=True)
-            return loads(child.result, child.serializer)  # type: ignore[arg-type]
-        if child.state is RunState.CANCELLED:
-            self.cancel_raised = True  # told of a cancel: `finally` tasks are cleanup
-            exc: Exception = Cancelled(
-                f"child run {child.run_id} of run {self.run_id} was cancelled"
-            )
-        else:
-            error = child.error or ErrorInfo(type="Exception", message="no error recorded")
-            exc = RunFailedError(child.run_id, error.type, error.message)
-        failed = replace(prior, state=StepState.FAILED, error=error_info(exc), finished_at=utcnow())
-        self.record_step(failed, message=error_info(exc).summary(), wait=True)
-        raise exc
+        self, task: Task[Any, R], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> StepFuture[R]:
+        """The step for this call of ``task``, started now (``Runtime.submit_task``)."""
+        return submit_task(self, task, args, kwargs)
 
     # -- recording ---------------------------------------------------------------------
 
@@ -756,40 +303,14 @@ class RunExecution:
     def log(self, record: LogRecord) -> None:
         self.recorder.write((record,), wait=False, fence=self.fence)
 
-    # -- liveness: cancel and timeout ----------------------------------------------------
+    # -- liveness: cancel, timeout, lease, pause (engine/liveness.py) ------------------
 
     cancel_poll_seconds = CANCEL_POLL_SECONDS
 
     def check_live(self, *, poll: bool = False) -> None:
         """Called at every step boundary: raise if the run was cancelled or timed out,
-        its lease was lost, or its worker is stopping."""
-        root = self.root
-        if root.fence is not None and self.recorder.is_lost(root.fence.run_id):
-            root.lost.set()
-        if root.lost.is_set():
-            raise LeaseLostError(root.run_id, root.fence.epoch if root.fence else 0)
-        if root.released.is_set():
-            raise self._stopping_with(RunReleased(root.run_id))
-        if cleaning_up.get():
-            return  # failure handlers and compensations run despite a cancel or timeout
-        if poll:
-            self._next_poll = 0.0
-        if self.cancelled.is_set() or (self.parent is not None and self.parent.cancelled.is_set()):
-            self.cancelled.set()
-            self.cancel_raised = True
-            raise Cancelled(f"run {self.run_id} was cancelled")
-        now = time.monotonic()
-        if self.deadline is not None and now > self.deadline and not self.replay_only:
-            raise self._timed_out(resumed=False)
-        if now >= self._next_poll:
-            self._next_poll = now + CANCEL_POLL_SECONDS
-            state = self.store.get_run(self.run_id).state
-            if state is RunState.CANCELLED:
-                self.cancelled.set()
-                self.cancel_raised = True
-                raise Cancelled(f"run {self.run_id} was cancelled")
-            if state is RunState.PAUSED and self.parent is None:
-                raise self._stopping_with(RunPaused(self.run_id))
+        its lease was lost, or its worker is stopping (``liveness.check_live``)."""
+        check_live(self, poll=poll)
 
     @property
     def root(self) -> RunExecution:
@@ -801,20 +322,7 @@ class RunExecution:
 
     def sleep(self, seconds: float) -> None:
         """Wait between attempts; wakes early (raising ``Cancelled``) on a cancel."""
-        end = time.monotonic() + seconds
-        while True:
-            now = time.monotonic()
-            left = end - now
-            if left <= 0:
-                return
-            chunk = min(left, CANCEL_POLL_SECONDS)
-            if self.deadline is not None and now < self.deadline:
-                chunk = min(chunk, self.deadline - now + 0.001)  # wake to fail at the deadline
-            if self.cancelled.wait(chunk):
-                self.cancel_raised = True
-                raise Cancelled(f"run {self.run_id} was cancelled")
-            self._next_poll = 0.0
-            self.check_live()
+        sleep_live(self, seconds)
 
     # -- the run as a whole --------------------------------------------------------------
 
@@ -824,8 +332,8 @@ class RunExecution:
         register_execution(self)
         announce_started(self.run, resumed=bool(self.recorded))
         try:
-            if not self.unwinding_cancel:
-                self._arm_deadline()
+            if not self.lifecycle.unwinding_cancel:
+                arm_deadline(self)
             self._execute_attempts(handle, args, kwargs)
         finally:
             current_run.reset(token)
@@ -845,12 +353,12 @@ class RunExecution:
                     raise unstorable_result(self.flow_name, exc) from None
             except Suspended as suspended:
                 self._drain_futures()
-                self._suspend(handle, suspended)
+                handle._finish(exception=record_suspended(self, suspended))
                 return
             except RunPaused:
                 # An operator paused the run: stop here, holding nothing; unpausing puts
                 # it back in the queue and a worker resumes it by replay.
-                self.stopping = True
+                self.lifecycle.halt()
                 self._drain_futures()
                 self.record_run(
                     replace(self.run, state=RunState.PAUSED, owner=None),
@@ -864,11 +372,11 @@ class RunExecution:
                 )
                 return
             except (RunReleased, LeaseLostError):
-                self.stopping = True  # the worker gives the run back, or lost it
+                self.lifecycle.halt()  # the worker gives the run back, or lost it
                 self._drain_futures()
                 raise
             except KeyboardInterrupt:
-                self.stopping = True  # queued steps do not start; running ones finish
+                self.lifecycle.halt()  # queued steps do not start; running ones finish
                 self._drain_futures()
                 # Paused, not pending: whoever pressed Ctrl-C decides what happens next;
                 # no worker picks the run up unasked.
@@ -889,7 +397,7 @@ class RunExecution:
                 self._drain_futures()
                 if (
                     attempt < retries
-                    and not self.replay_only
+                    and not self.lifecycle.replay_only
                     and not isinstance(exc, NonDeterminismError | FlowTimeoutError)
                 ):
                     self.record_run(
@@ -922,47 +430,6 @@ class RunExecution:
             handle._finish(value=value)
             return
 
-    def _suspend(self, handle: RunHandle, suspended: Suspended) -> None:
-        """The flow waits: record it waiting (giving up any worker lease) and free this
-        thread; a worker resumes it by replay when it is due."""
-        what = describe_wait(suspended.waiting_for)
-        until = f" until {suspended.wake_at.isoformat()}" if suspended.wake_at else ""
-        wake_at = suspended.wake_at
-        deadline_at = self.run.deadline_at
-        if deadline_at is not None and (wake_at is None or deadline_at < wake_at):
-            wake_at = deadline_at  # woken at its deadline, to fail then rather than wait on
-            until += f" (or its deadline, {deadline_at.isoformat()})"
-        waiting = replace(
-            self.run,
-            state=RunState.WAITING,
-            owner=None,
-            wake_at=wake_at,
-            waiting_for=suspended.waiting_for,
-        )
-        self.record_run(waiting, message=f"waiting for {what}{until}")
-        if suspended.arrived is not None and suspended.arrived():
-            # An event sent while the run was being suspended: due at once.
-            self.record_run(replace(waiting, wake_at=utcnow()), message=f"{what} arrived")
-        if self.parent is not None and self.run.parent_step_key is not None:
-            handle._finish(exception=suspended)  # the parent's step waits for this run
-            return
-        handle._finish(exception=RunStateError(self._waiting_message(what, until)))
-
-    def _waiting_message(self, what: str, until: str) -> str:
-        """What a direct call that suspended raises: what the run waits for, what to do."""
-        waiting_for = self.run.waiting_for or ""
-        if not waiting_for.startswith(CHILD_PREFIX):
-            return (
-                f"run {self.run_id} is waiting for {what}{until}; a worker (legato worker) "
-                f"resumes it when it is due, or `legato runs resume {self.run_id}` then"
-            )
-        child_id = waiting_for.removeprefix(CHILD_PREFIX)
-        return (
-            f"run {self.run_id} is waiting for its {what} to end; a worker (legato "
-            f"worker) resumes the child when it is due and then this run, or `legato runs "
-            f"resume {child_id}` then `legato runs resume {self.run_id}`"
-        )
-
     def _unwind(self, exc: BaseException, *, attempts: int) -> None:
         """The run ends failed or cancelled: run the flow's ``on_failure`` handlers, then
         compensate its completed steps, newest first. A marker event first, so that a
@@ -970,61 +437,18 @@ class RunExecution:
         handlers = self.flow.options.on_failure
         if not handlers and not self.compensable:
             return
-        if not self.replay_only:
-            self.record_run(self.run, message=f"{COMPENSATING} {error_info(exc).summary()}")
+        if not self.lifecycle.replay_only:
+            marker = UnwindingMarker(cause=error_info(exc).summary())
+            self.record_run(self.run, message=marker.message)
         failure = failure_of(self, exc, step_key=None, task_name=None, attempts=attempts)
         run_handlers(self, handlers, failure, key_prefix="", original=exc)
         compensate(self, exc)
 
-    def _arm_deadline(self) -> None:
-        """Fix the run's deadline when it first starts (``@flow(timeout=...)`` from now)
-        and keep it in the run record: waits, pauses, crashes and resumes do not move it.
-        A retried failed run starts with none, so it gets a new one here."""
-        timeout = self.flow.options.timeout
-        if self.run.deadline_at is None and timeout is not None:
-            deadline_at = utcnow() + timedelta(seconds=timeout)
-            self.record_run(
-                replace(self.run, deadline_at=deadline_at),
-                message=f"deadline {deadline_at.isoformat()} (timeout of {timeout:g}s)",
-            )
-        if self.run.deadline_at is not None:
-            left = (self.run.deadline_at - utcnow()).total_seconds()
-            self.deadline = time.monotonic() + left
-
-    def _timed_out(self, *, resumed: bool) -> FlowTimeoutError:
-        """The run passed its deadline: at a step boundary, or before it was resumed."""
-        deadline_at = self.run.deadline_at
-        assert deadline_at is not None
-        timeout = self.flow.options.timeout
-        limit = f"timeout of {timeout:g}s" if timeout is not None else "timeout"
-        rule = "counted from the run's start, across waits, pauses and crashes"
-        if not resumed:
-            return FlowTimeoutError(
-                f"run {self.run_id} of flow {self.flow_name!r} ran past its {limit} "
-                f"({rule}): its deadline was {deadline_at.isoformat()}. Raise "
-                "@flow(timeout=...) if the flow needs longer"
-            )
-        late = (utcnow() - deadline_at).total_seconds()
-        return FlowTimeoutError(
-            f"run {self.run_id} of flow {self.flow_name!r} passed its deadline at "
-            f"{deadline_at.isoformat()} ({limit}, {rule}) and was resumed {late:.3g}s "
-            "after it, so it fails without running further. `legato runs retry "
-            f"{self.run_id}` runs it again with a new deadline; raise @flow(timeout=...) "
-            "if the flow needs longer"
-        )
-
-    def _stopping_with(self, signal: BaseException) -> BaseException:
-        """Remember why the flow is being stopped (suspended, paused, released): tasks a
-        `finally` block calls on the way out raise it again instead of running, and run
-        when the flow is resumed and really ends."""
-        self.stopping_for = signal
-        return signal
-
     def _call_body(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not self.unwinding_cancel:  # a cancelled run is replayed up to its cancel
+        if not self.lifecycle.unwinding_cancel:  # a cancelled run is replayed up to its cancel
             if self.deadline is not None and time.monotonic() > self.deadline:
-                if not self.replay_only:
-                    raise self._timed_out(resumed=True)
+                if not self.lifecycle.replay_only:
+                    raise timed_out(self, resumed=True)
             self.check_live()
         if self.flow.is_async:
             return asyncio.run(self.flow.fn(*args, **kwargs))

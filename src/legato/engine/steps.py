@@ -55,7 +55,7 @@ def execute_step(
     ``future`` remembers what to wait for before anyone sees the result.
     """
     attempts = prior.attempts if prior is not None else 0
-    if ex.replay_only and not cleaning_up.get():
+    if ex.lifecycle.replay_only and not cleaning_up.get():
         raise _not_replayable(ex, key, prior)
     if args or kwargs:
         try:

@@ -12,6 +12,15 @@ from typing import Any
 from legato.errors import DefinitionError
 from legato.sources import import_part, is_file_part
 
+
+class Loadable:
+    """What a target may name: ``definitions.Flow`` derives from it. Nominal, so this
+    module (which ``launch`` imports to resume a run) need not import the definitions
+    (which import ``launch``)."""
+
+    __slots__ = ()
+
+
 _found: dict[str, Any] = {}  # target -> flow: a worker loads each target once
 
 
@@ -29,8 +38,6 @@ def load_target(target: str) -> Any:
 
 
 def _load_target(target: str) -> Any:
-    from legato.engine.definitions import Flow
-
     module_part, sep, attr = target.rpartition(":")
     if not sep or not module_part or not attr:
         raise DefinitionError(
@@ -42,18 +49,19 @@ def _load_target(target: str) -> Any:
     for part in attr.split("."):
         obj = getattr(obj, part, None)
         if obj is None:
-            names = sorted(n for n, v in vars(module).items() if isinstance(v, Flow))
+            names = sorted(n for n, v in vars(module).items() if isinstance(v, Loadable))
             raise DefinitionError(
                 f"target {target!r}: {module_part} has no flow named {attr!r}. "
                 f"Flows there: {', '.join(names) or 'none'}"
             )
-    if not isinstance(obj, Flow):
+    if not isinstance(obj, Loadable):
         raise DefinitionError(
             f"target {target!r}: {attr!r} is a {type(obj).__name__}, not a @flow function"
         )
-    if obj.options.target is None and is_file_part(module_part):
-        obj = obj.with_options(target=f"{Path(module_part).resolve()}:{attr}")
-    return obj
+    flow: Any = obj  # a definitions.Flow
+    if flow.options.target is None and is_file_part(module_part):
+        flow = flow.with_options(target=f"{Path(module_part).resolve()}:{attr}")
+    return flow
 
 
 def _import(module_part: str, target: str) -> Any:

@@ -28,16 +28,14 @@ class RunTrigger:
     payload: Any
 
 
-def trigger_of(run_id: str) -> RunTrigger | None:
-    """The trigger of the running run ``run_id``; None for a run started by hand."""
+def trigger_of(run_id: str, store: object) -> RunTrigger | None:
+    """The trigger of the run ``run_id`` recorded in ``store`` (the store the run
+    executes on); None for a run started by hand."""
     if run_id in _KNOWN:
         return _KNOWN[run_id]
-    from legato.engine.context import current_run, executions
-
-    execution = executions().get(run_id) or current_run.get()
-    if execution is None or not isinstance(execution.store, DeploymentStore):
+    if not isinstance(store, DeploymentStore):
         return None
-    fire = execution.store.get_fire(run_id)
+    fire = store.get_fire(run_id)
     found = None
     if fire is not None:
         found = RunTrigger(

@@ -1,4 +1,9 @@
-"""Durable waits: a flow that waits holds no worker and no thread.
+"""Durable waits, as the flow calls them: ``sleep``, ``sleep_until``, ``wait_for_event``
+(and ``wait_for_input`` in ``engine/inputs.py``), plus ``send_event``.
+
+Each builds the typed spec of what it waits for (``records.TimerWait``, ``EventWait``,
+...) and hands it to the running flow's runtime (``context.Runtime.wait``); the one wait
+mechanism is ``engine/waiting.py``.
 
 ``sleep(duration)`` and ``sleep_until(when)`` are steps (``sleep#0``, ...). The first
 time the flow reaches one, its wake-up time is recorded with the step. A wait due within
@@ -9,59 +14,30 @@ wait step then completes and the flow carries on after it.
 
 A child flow that waits makes its parent wait too: the child is left waiting on its own
 (a worker resumes it when it is due), and the parent is recorded ``waiting`` for it
-(``waiting_for`` is ``records.waits_for_child(child_run_id)``). When the child ends, the store
-makes the parent due, and the parent's replay returns the child's result or raises its
-error.
+(``records.ChildWait``). When the child ends, the store makes the parent due, and the
+parent's replay returns the child's result or raises its error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from legato.clock import utcnow
-from legato.engine.context import current_run, current_step
+from legato.engine.context import NO_DEFAULT, current_run, current_step, resolve_store
 from legato.engine.retries import to_seconds
 from legato.errors import UsageError
-from legato.records import CHILD_PREFIX
+from legato.records import EventWait, SentEvent, TimerWait, parse_wait
+from legato.serialization import dumps
 from legato.store.base import Store
 
-INLINE_WAIT = 1.0  # seconds: shorter waits are slept through instead of suspending
+_NO_DEFAULT: Any = NO_DEFAULT  # the name older imports use
 
 
 def describe_wait(waiting_for: str | None) -> str:
     """What a waiting run waits for, in words: its timer, an event, an input, a child."""
-    if waiting_for is None:
-        return "its timer"
-    if waiting_for.startswith("input:"):
-        return f"input {waiting_for.removeprefix('input:')!r}"
-    if waiting_for.startswith(CHILD_PREFIX):
-        return f"child run {waiting_for.removeprefix(CHILD_PREFIX)}"
-    return f"event {waiting_for!r}"
-
-
-class Suspended(BaseException):  # noqa: N818 - a control signal, like KeyboardInterrupt
-    """Raised through the flow body when it must wait: the run is recorded ``waiting``.
-
-    A ``BaseException`` so that a flow's ``except Exception`` does not swallow it.
-    """
-
-    def __init__(
-        self,
-        run_id: str,
-        wake_at: datetime | None,
-        waiting_for: str | None = None,
-        arrived: Callable[[], bool] | None = None,
-    ) -> None:
-        self.run_id = run_id
-        self.wake_at = wake_at
-        self.waiting_for = waiting_for
-        # Whether what the wait needs (with its own match and key) came meanwhile.
-        self.arrived = arrived
-        what = describe_wait(waiting_for)
-        until = f" (until {wake_at.isoformat()})" if wake_at else ""
-        super().__init__(f"run {run_id} waits for {what}{until}")
+    return parse_wait(waiting_for).describe()
 
 
 def sleep(duration: float | timedelta) -> None:
@@ -70,11 +46,9 @@ def sleep(duration: float | timedelta) -> None:
     seconds = to_seconds(duration, option="duration", where="legato.sleep()")
     run = current_run.get()
     if run is None or current_step.get() is not None:
-        import time
-
         time.sleep(seconds)
         return
-    run.wait_until(lambda: utcnow() + timedelta(seconds=seconds))
+    run.wait(TimerWait(wake_at=utcnow() + timedelta(seconds=seconds)), timeout=None, default=None)
 
 
 def sleep_until(when: datetime) -> None:
@@ -86,14 +60,9 @@ def sleep_until(when: datetime) -> None:
         )
     run = current_run.get()
     if run is None or current_step.get() is not None:
-        import time
-
         time.sleep(max(0.0, (when - utcnow()).total_seconds()))
         return
-    run.wait_until(lambda: when)
-
-
-_NO_DEFAULT: Any = object()
+    run.wait(TimerWait(wake_at=when), timeout=None, default=None)
 
 
 def wait_for_event(
@@ -125,7 +94,7 @@ def wait_for_event(
             f"wait_for_event({name!r}) waits inside a running flow: call it in a @flow "
             "function, not in a task or outside a flow"
         )
-    return run.wait_for_event(name, match=match, key=key, timeout=seconds, default=default)
+    return run.wait(EventWait(name=name, match=match, key=key), timeout=seconds, default=default)
 
 
 def send_event(
@@ -140,10 +109,6 @@ def send_event(
     """Send an event to the flows waiting for ``name`` (or to the run ``run_id`` only);
     returns its id. The event is stored first, so a run that reaches its wait later still
     finds it. Raises ``RunStateError`` when ``run_id`` has already ended."""
-    from legato.engine.context import resolve_store
-    from legato.records import SentEvent
-    from legato.serialization import dumps
-
     opened = resolve_store(store)
     sent = opened.send_event(
         SentEvent(name=name, payload=dumps(data), sent_at=utcnow(), key=key, run_id=run_id, by=by)

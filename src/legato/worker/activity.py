@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-from legato.records import EventRecord, RunRecord
+from legato.records import EventRecord, RunRecord, parse_wait
 
 log = logging.getLogger("legato.worker")
 
@@ -153,12 +153,6 @@ class _RunListener:
 def _suspended_text(record: RunRecord) -> str:
     if record.state.value == "paused":
         return f"paused; `legato runs unpause {record.run_id}` puts it back in the queue"
-    waiting_for = record.waiting_for
-    if waiting_for is not None and waiting_for.startswith("input:"):
-        what = f"input {waiting_for.removeprefix('input:')!r}"
-    elif waiting_for:
-        what = f"event {waiting_for!r}"
-    else:
-        what = "its timer"
+    what = parse_wait(record.waiting_for).describe()
     until = f" until {record.wake_at.isoformat()}" if record.wake_at is not None else ""
     return f"waiting for {what}{until}"
