@@ -86,5 +86,8 @@ def test_operator_actions_at_random_moments_keep_every_promise(
             assert bodies[(run_id, step.key)] == 1, (run_id, step.key)
         if run.state is RunState.CANCELLED:
             cancel = next(e.at for e in sqlite_store.get_events(run_id) if e.state == "cancelled")
-            late = [t for t in started[run_id] if t > cancel.timestamp() + 0.001]
+            # A step that had passed its boundary check just before the cancel may write
+            # its first line a moment later on a loaded machine; a step started by the
+            # engine after it saw the cancel would come far later (the next poll is 1 s).
+            late = [t for t in started[run_id] if t > cancel.timestamp() + 0.05]
             assert late == [], f"{run_id}: steps started after the cancel at {cancel}"
