@@ -19,11 +19,6 @@ ENGINE = Path(legato.engine.__file__).parent
 # (module, imported module) -> why it is imported inside a function.
 ALLOWED_LATE_IMPORTS = {
     ("inputs", "pydantic"): "heavy and only needed once an answer is validated",
-    # A plain function given as on_failure= or compensate= becomes a task through @task
-    # while the options are validated; the decorators import the options, which import
-    # this module, so the two names are looked up when a handler is converted.
-    ("failures", "legato.engine.definitions"): "handler functions made tasks (options)",
-    ("failures", "legato.engine.decorators"): "handler functions made tasks (options)",
 }
 
 

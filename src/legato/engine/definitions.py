@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 from legato.engine.context import current_run, current_step, resolve_store
 from legato.engine.futures import StepFuture
 from legato.engine.launch import execute_new, resume, submit
-from legato.engine.options import FlowOptions, TaskOptions
 from legato.engine.targets import Loadable
 from legato.errors import DefinitionError, ParameterError
 from legato.sources import code_ref
 
 if TYPE_CHECKING:
     from legato.engine.handles import RunHandle
+    from legato.engine.options import FlowOptions, TaskOptions
     from legato.store.base import Store
 
 P = ParamSpec("P")

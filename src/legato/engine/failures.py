@@ -24,8 +24,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from legato.errors import OptionError
-
 if TYPE_CHECKING:
     from legato.engine.definitions import Task
     from legato.engine.runner import RunExecution
@@ -43,31 +41,6 @@ class Failure:
     message: str
     traceback: str
     attempts: int
-
-
-def as_task(handler: Any, *, option: str, where: str) -> Task[Any, Any]:
-    """The handler as a task (a plain function becomes one named after it)."""
-    from legato.engine.definitions import Task
-
-    if isinstance(handler, Task):
-        return handler
-    if callable(handler) and hasattr(handler, "__name__"):
-        from legato.engine.decorators import task
-
-        return task(name=f"{handler.__name__}")(handler)
-    raise OptionError(
-        option=option,
-        value=handler,
-        allowed="must be a function or a @task taking one argument",
-        where=where,
-    )
-
-
-def handler_tasks(value: Any, *, option: str, where: str) -> tuple[Task[Any, Any], ...]:
-    if value is None:
-        return ()
-    handlers = value if isinstance(value, list | tuple) else [value]
-    return tuple(as_task(h, option=option, where=where) for h in handlers)
 
 
 def failure_of(

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from legato.engine.failures import as_task, handler_tasks
+from legato.engine.definitions import Task, check_function
+from legato.engine.definitions import where as _where_defined
 from legato.engine.retries import (
     RetryOn,
     RetryPolicy,
@@ -30,7 +31,6 @@ from legato.serialization import SERIALIZERS
 from legato.store.urls import parse_store_url, redact_url
 
 if TYPE_CHECKING:
-    from legato.engine.definitions import Task
     from legato.store.base import Store
 
 CacheKey = Callable[..., str] | str | None
@@ -385,3 +385,31 @@ def _target(value: object) -> str | None:
             allowed="must be 'package.module:flow' or '/path/file.py:flow'",
         )
     return value
+
+
+def as_task(handler: Any, *, option: str, where: str) -> Task[Any, Any]:
+    """The handler as a task: a ``@task`` as it is, a plain function as a task named
+    after it (built like ``@task`` would); else ``OptionError``."""
+    if isinstance(handler, Task):
+        return handler
+    if callable(handler) and hasattr(handler, "__name__"):
+        check_function(handler, "task")
+        at = f"@task on {_where_defined(handler)}"  # as if decorated where it is defined
+        built = build(
+            TaskOptions, {"name": handler.__name__}, known=TaskOptions.option_names(), where=at
+        )
+        return Task(handler, built)
+    raise OptionError(
+        option=option,
+        value=handler,
+        allowed="must be a function or a @task taking one argument",
+        where=where,
+    )
+
+
+def handler_tasks(value: Any, *, option: str, where: str) -> tuple[Task[Any, Any], ...]:
+    """``on_failure=`` as tasks: None, one handler, or a list of them."""
+    if value is None:
+        return ()
+    handlers = value if isinstance(value, list | tuple) else [value]
+    return tuple(as_task(h, option=option, where=where) for h in handlers)
