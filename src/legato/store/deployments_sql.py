@@ -284,18 +284,7 @@ class SqlDeployments:
     def sent_events_after(self, after_id: int, *, limit: int = 500) -> list[SentEvent]:
         """See ``DeploymentStore.sent_events_after``."""
         found = self._fetch("read sent events", self._sql(SELECT_SENT_AFTER), (after_id, limit))
-        return [
-            SentEvent(
-                id=row[0],
-                name=row[1],
-                key=row[2],
-                payload=row[3],
-                sent_at=rows.from_micros(row[4]),
-                run_id=row[5],
-                by=row[6],
-            )
-            for row in found
-        ]
+        return [rows.decode_sent_event(row) for row in found]
 
     def acquire_scheduler_lease(
         self, holder: str, *, ttl: timedelta, now: datetime

@@ -315,18 +315,7 @@ class SqlQueue:
                 self._q.select_sent_events, (name, rows.micros(since), run_id)
             ).fetchall()
         )
-        return [
-            SentEvent(
-                id=row[0],
-                name=row[1],
-                key=row[2],
-                payload=row[3],
-                sent_at=rows.from_micros(row[4]),
-                run_id=row[5],
-                by=row[6],
-            )
-            for row in found
-        ]
+        return [rows.decode_sent_event(row) for row in found]
 
     # -- operator control -----------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from legato.records import (
     EventRecord,
     LogRecord,
     RunRecord,
+    SentEvent,
     StepRecord,
     WorkerRecord,
     waits_for_child,
@@ -172,6 +173,19 @@ def cache_row(entry: CacheRecord) -> Row:
         entry.serializer,
         micros(entry.created_at),
         micros_or_none(entry.expires_at),
+    )
+
+
+def decode_sent_event(row: Row) -> SentEvent:
+    """A row of ``id, name, key, payload, sent_at, run_id, actor`` from sent_events."""
+    return SentEvent(
+        id=row[0],
+        name=row[1],
+        key=row[2],
+        payload=row[3],
+        sent_at=from_micros(row[4]),
+        run_id=row[5],
+        by=row[6],
     )
 
 
