@@ -60,6 +60,17 @@ def deploy_command(
         str | None, typer.Option("--on-file", metavar="DIR", help="A folder to watch.")
     ] = None,
     pattern: Annotated[str, typer.Option("--pattern", help="Of --on-file: a glob.")] = "*",
+    settle: Annotated[
+        str, typer.Option("--settle", help="Of --on-file: how long a file's size stays put.")
+    ] = "1s",
+    processed_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--processed-dir",
+            metavar="DIR",
+            help="Of --on-file: move a file here once its run completed.",
+        ),
+    ] = None,
     webhook: Annotated[
         str | None, typer.Option("--webhook", metavar="PATH", help="POST /hooks/PATH.")
     ] = None,
@@ -113,7 +124,9 @@ def deploy_command(
         triggers += [OnEvent(text, filter=filter_) for text in on_event or ()]
         triggers += [After(text, when=when) for text in after or ()]
         if on_file is not None:
-            triggers.append(OnFile(on_file, pattern=pattern))
+            triggers.append(
+                OnFile(on_file, pattern=pattern, settle=settle, processed=processed_dir)
+            )
         if webhook is not None:
             triggers.append(Webhook(webhook, secret_env=secret_env))
         triggers += [OnStream(text) for text in on_stream or ()]
@@ -287,7 +300,12 @@ def _trigger_of(data: Any, index: int) -> Trigger:
     if kind == "after":
         return After(value, when=data.get("when", "completed"))
     if kind == "on_file":
-        return OnFile(value, pattern=data.get("pattern", "*"))
+        return OnFile(
+            value,
+            pattern=data.get("pattern", "*"),
+            settle=str(data.get("settle", "1s")),
+            processed=data.get("processed"),
+        )
     if kind == "webhook":
         return Webhook(value, secret_env=data.get("secret_env"))
     return OnStream(value)
