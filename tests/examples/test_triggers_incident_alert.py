@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
-import legato as api
 from triggers_kit import eventually, legato, services, target
 
+from legato import send_event
 from legato.scheduler.service import Scheduler
 from legato.states import RunState
 
@@ -25,8 +25,8 @@ def test_only_a_critical_alert_starts_the_incident_response(sqlite_store, db_url
         "--filter",
         'severity == "CRITICAL"',
     )
-    api.send_event("monitoring.alert", {"severity": "WARNING", "service": "web"})
-    api.send_event(
+    send_event("monitoring.alert", {"severity": "WARNING", "service": "web"})
+    send_event(
         "monitoring.alert", {"severity": "CRITICAL", "service": "db-1", "type": "Restartable"}
     )
     scheduler = Scheduler(sqlite_store)
