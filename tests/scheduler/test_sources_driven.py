@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -22,10 +24,13 @@ from legato.clock import utcnow
 from legato.engine.context import default_executor
 from legato.engine.launch import execute_claimed
 from legato.scheduler.service import Scheduler
+from legato.scheduler.sources.board import StatusBoard
+from legato.settings import load_settings
 from legato.states import RunState
 from legato.store import SqliteStore
 
 REQUIRED = os.environ.get("LEGATO_REQUIRE_SERVICES") == "1"
+LEGATO = str(Path(sys.executable).with_name("legato"))
 
 
 @pytest.fixture
@@ -209,3 +214,47 @@ def test_a_stream_that_cannot_connect_reports_retrying_with_the_password_hidden(
     [report_] = running.sources.statuses()["down"]
     assert "s3cret" not in report_.trigger and "s3cret" not in (report_.status.last_error or "")
     assert report_.status.last_error
+
+
+def legato_show(sqlite: SqliteStore, name: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "LEGATO_DB"}
+    env.update(LEGATO_DB=sqlite.url, NO_COLOR="1", COLUMNS="250")
+    done = subprocess.run(
+        [LEGATO, "deployments", "show", name], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_deployments_show_prints_each_sources_status_with_the_password_hidden(sqlite, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    deploy(
+        report,
+        name="down",
+        triggers=[OnStream(f"redis://user:s3cret@127.0.0.1:{port}/orders")],
+        store=sqlite,
+    )
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    deploy(report, name="files", triggers=[OnFile(str(inbox), "*.csv")], store=sqlite)
+    board = StatusBoard(load_settings().home / "sources", sqlite.url)
+    scheduler = Scheduler(sqlite, interval=0.05, board=board)
+    stop = threading.Event()
+    thread = threading.Thread(target=scheduler.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        eventually(lambda: state_of(scheduler, "down") == "retrying", "the source to retry")
+        eventually(lambda: "retrying since" in legato_show(sqlite, "down"), "show to say retrying")
+        shown = legato_show(sqlite, "down")
+        assert f"source    stream redis://user:***@127.0.0.1:{port}/orders: retrying since" in shown
+        assert "Error" in shown and "s3cret" not in shown
+        files = legato_show(sqlite, "files")
+        assert f"source    file *.csv in {inbox.resolve()}: connected since" in files
+    finally:
+        stop.set()
+        thread.join(15)
+    stopped = legato_show(sqlite, "down")
+    assert "not watched: no active scheduler on this machine reports it" in stopped
+    assert "s3cret" not in stopped

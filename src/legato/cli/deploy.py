@@ -3,7 +3,7 @@ its triggers (``legato.scheduler``); ``legato scheduler`` / ``legato up`` fire t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -435,11 +435,13 @@ def show_command(
         d = _get(store, name)
         upcoming = next_fires(d, utcnow(), 5)
         fires = store.list_fires(name, limit=10)
+    sources = source_lines(d, store.url, utcnow())
     if json_output:
         write_json(
             {
                 **_json(d),
                 "next": [t.isoformat() for t in upcoming],
+                "sources": sources,
                 "fires": [
                     {
                         "key": f.key,
@@ -462,9 +464,47 @@ def show_command(
     ]
     if upcoming:
         lines.append("  next      " + ", ".join(t.isoformat() for t in upcoming))
+    for source in sources:
+        lines.append(f"  source    {source['trigger']}: {source['status']}")
     for f in fires:
         lines.append(f"  fired     {f.fired_at.isoformat()} {f.kind} {f.key} -> run {f.run_id}")
     out().print(Text("\n".join(lines)))
+
+
+def source_lines(
+    deployment: DeploymentRecord, store_url: str, now: datetime
+) -> list[dict[str, str]]:
+    """What the sources of the deployment's file and stream triggers are doing, as the
+    active scheduler on this machine last published it (``trigger``, ``status``)."""
+    from legato.scheduler.deployments import triggers_of
+    from legato.scheduler.sources.board import StatusBoard
+    from legato.scheduler.sources.registry import describe_source
+    from legato.scheduler.triggers import OnFile, OnStream
+    from legato.settings import load_settings
+
+    watched = [t for t in triggers_of(deployment) if isinstance(t, OnFile | OnStream)]
+    if not watched:
+        return []
+    published = StatusBoard(load_settings().home / "sources", store_url).read()
+    reports = published.deployments.get(deployment.name, []) if published else []
+    if reports and published is not None:
+        stale = now - published.at > timedelta(seconds=30)
+        suffix = (
+            f" (as of {published.at:%Y-%m-%d %H:%M:%S}Z: scheduler {published.holder} stopped reporting)"
+            if stale
+            else ""
+        )
+        return [
+            {"trigger": r.trigger, "status": r.status.describe() + suffix, "state": r.status.state}
+            for r in reports
+        ]
+    why = (
+        "not watched: the deployment is paused"
+        if deployment.paused
+        else "not watched: no active scheduler on this machine reports it "
+        "(run legato up or legato scheduler)"
+    )
+    return [{"trigger": describe_source(t), "status": why, "state": "stopped"} for t in watched]
 
 
 def next_fires(deployment: DeploymentRecord, now: datetime, count: int) -> list[datetime]:

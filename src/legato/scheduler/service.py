@@ -37,6 +37,7 @@ from legato.records import DeploymentRecord, EventRecord, FireRecord, RunFilter,
 from legato.scheduler.cron import Cron, Every
 from legato.scheduler.deployments import triggers_of
 from legato.scheduler.firing import start_run
+from legato.scheduler.sources.board import StatusBoard
 from legato.scheduler.sources.pool import SourcePool
 from legato.scheduler.triggers import After, OnEvent, Trigger
 from legato.serialization import loads
@@ -61,6 +62,7 @@ class Scheduler:
         lease: timedelta = timedelta(seconds=10),
         misfire_grace: timedelta = timedelta(seconds=30),
         interval: float = 0.5,
+        board: StatusBoard | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -70,6 +72,7 @@ class Scheduler:
         self.interval = interval
         self.active = False
         self.sources = SourcePool(store, by=f"scheduler {self.holder}", clock=clock)
+        self.board = board
 
     def tick(self, now: datetime | None = None) -> list[FireRecord]:
         """One round: take the lease, then fire what is due. The fires recorded (an
@@ -81,6 +84,7 @@ class Scheduler:
                 log.warning("scheduler %s lost the lease; standing by", self.holder)
             self.active = False
             self.sources.stop_all()
+            self._publish(now, watching=False)
             return []
         if not self.active:
             log.info("scheduler %s is active", self.holder)
@@ -88,6 +92,7 @@ class Scheduler:
         everything = self.store.list_deployments()
         self.sources.sync(everything)
         self.sources.finish_files()
+        self._publish(now)
         deployments = [d for d in everything if not d.paused]
         fired: list[FireRecord] = []
         triggers = {d.name: self._triggers(d) for d in deployments}
@@ -116,8 +121,21 @@ class Scheduler:
         takes over at once. Ticking again later takes the lease back."""
         self.sources.stop_all()
         if self.active:
+            self._publish(self.clock(), watching=False)
             self.store.release_scheduler_lease(self.holder)
             self.active = False
+
+    def _publish(self, now: datetime, *, watching: bool = True) -> None:
+        """Tell ``legato deployments show`` what the sources are doing (nothing watched
+        once they stopped)."""
+        if self.board is None:
+            return
+        try:
+            self.board.publish(self.holder, self.sources.statuses() if watching else {}, now)
+        except OSError as exc:
+            log.warning(
+                "cannot publish the trigger sources' status to %s: %s", self.board.path, exc
+            )
 
     # -- triggers ---------------------------------------------------------------------
 

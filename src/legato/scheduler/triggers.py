@@ -26,6 +26,7 @@ from typing import Any
 from legato.errors import ScheduleError
 from legato.scheduler.cron import Cron, Every, parse_duration
 from legato.spec.expressions import Expression, parse
+from legato.store.urls import redact_url
 
 _WEBHOOK_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~/-]*$")
 _STREAM_SCHEMES = ("redis", "rediss", "nats", "amqp", "amqps")
@@ -218,7 +219,7 @@ def describe(trigger: Trigger) -> str:
             text = f"file {trigger.pattern} in {trigger.dir}"
             return text + (f" (then to {trigger.processed})" if trigger.processed else "")
         case OnStream():
-            return f"stream {trigger.url}"
+            return f"stream {redact_url(trigger.url)}"
     return repr(trigger)
 
 

@@ -28,9 +28,10 @@ from legato.errors import LegatoError
 from legato.records import DeploymentRecord, FireRecord
 from legato.scheduler.deployments import triggers_of
 from legato.scheduler.firing import start_run
-from legato.scheduler.sources.registry import BrokenSource, Source, source_for
-from legato.scheduler.sources.status import Emit, SourceStatus
-from legato.scheduler.triggers import OnFile, OnStream, describe, trigger_json
+from legato.scheduler.sources.board import SourceReport
+from legato.scheduler.sources.registry import BrokenSource, Source, describe_source, source_for
+from legato.scheduler.sources.status import Emit
+from legato.scheduler.triggers import OnFile, OnStream, trigger_json
 from legato.store.deployments import SchedulingStore
 
 log = logging.getLogger("legato.scheduler")
@@ -41,14 +42,6 @@ RECENT_FILE_FIRES = 100  # file fires looked at, on start, for runs that ended m
 class DeploymentPaused(LegatoError):
     """A source fired a deployment that was paused or deleted meanwhile: the cause is
     not acknowledged, so a broker keeps the message until the deployment resumes."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SourceReport:
-    """One source of a deployment as ``legato deployments show`` prints it."""
-
-    trigger: str  # the trigger, described (a stream URL with its password hidden)
-    status: SourceStatus
 
 
 @dataclass(slots=True)
@@ -141,7 +134,7 @@ class SourcePool:
     def _start(self, name: str, signature: str, triggers: list[OnFile | OnStream]) -> None:
         sources: list[tuple[str, Source]] = []
         for trigger in triggers:
-            text = _redacted(describe(trigger))
+            text = describe_source(trigger)
             try:
                 source: Source = source_for(trigger, name, self._emit_for(name), clock=self.clock)
             except LegatoError as exc:
@@ -207,10 +200,3 @@ def _watched(deployment: DeploymentRecord) -> list[OnFile | OnStream]:
     except (LegatoError, KeyError, ValueError):
         return []  # the scheduler logs it once per tick already
     return [t for t in triggers if isinstance(t, OnFile | OnStream)]
-
-
-def _redacted(text: str) -> str:
-    from legato.store.urls import redact_url
-
-    head, sep, url = text.partition(" ")
-    return f"{head}{sep}{redact_url(url)}" if head == "stream" else text

@@ -16,7 +16,7 @@ from legato.clock import utcnow
 from legato.errors import ScheduleError
 from legato.scheduler.cron import parse_duration
 from legato.scheduler.sources.status import Emit, SourceStatus
-from legato.scheduler.triggers import OnFile, OnStream
+from legato.scheduler.triggers import OnFile, OnStream, describe
 
 _BROKERS = {
     "redis": "redis",
@@ -85,6 +85,11 @@ def source_for(
         text=redact_url(trigger.url),
         reason="write redis://host/stream, nats://host/subject or amqp://host/queue",
     )
+
+
+def describe_source(trigger: OnFile | OnStream) -> str:
+    """The trigger in one line for people, a stream URL's password hidden."""
+    return describe(trigger)
 
 
 class BrokenSource:
