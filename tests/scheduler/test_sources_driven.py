@@ -146,6 +146,9 @@ def test_a_scheduler_that_stops_or_loses_its_lease_stops_its_sources(sqlite, tmp
     second = Scheduler(sqlite, holder="second", lease=timedelta(seconds=1))
     first.tick()
     assert state_of(first, "leased") == "connected"
+    [source] = first.sources.statuses()["leased"]
+    first.tick()
+    assert first.sources.statuses()["leased"] == [source]  # kept running, not restarted
     assert second.tick() == [] and state_of(second, "leased") is None
 
     first.tick(utcnow() + timedelta(seconds=5))  # its lease long expired: taken below
@@ -258,3 +261,23 @@ def test_deployments_show_prints_each_sources_status_with_the_password_hidden(sq
     stopped = legato_show(sqlite, "down")
     assert "not watched: no active scheduler on this machine reports it" in stopped
     assert "s3cret" not in stopped
+
+
+def test_a_watched_folder_that_went_away_is_reported_and_watched_again_once_back(sqlite, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    deploy(report, name="comeback", triggers=[OnFile(str(inbox), "*")], store=sqlite)
+    inbox.rmdir()
+    scheduler = Scheduler(sqlite)
+    try:
+        scheduler.tick()
+        [broken] = scheduler.sources.statuses()["comeback"]
+        assert broken.status.state == "stopped"
+        assert "does not exist" in (broken.status.last_error or "")
+        inbox.mkdir()
+        scheduler.tick(utcnow() + timedelta(seconds=11))
+        assert state_of(scheduler, "comeback") == "connected"
+        (inbox / "late.txt").write_text("x")
+        eventually(lambda: sqlite.list_fires("comeback"), "the file to fire")
+    finally:
+        scheduler.close()

@@ -82,15 +82,15 @@ class Scheduler:
         if held is None:
             if self.active:
                 log.warning("scheduler %s lost the lease; standing by", self.holder)
-            self.active = False
-            self.sources.stop_all()
-            self._publish(now, watching=False)
+                self.active = False
+                self.sources.stop_all()
+                self._publish(now, watching=False)
             return []
         if not self.active:
             log.info("scheduler %s is active", self.holder)
         self.active = True
         everything = self.store.list_deployments()
-        self.sources.sync(everything)
+        self.sources.sync(everything, now=now)
         self.sources.finish_files()
         self._publish(now)
         deployments = [d for d in everything if not d.paused]

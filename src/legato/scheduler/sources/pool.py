@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from legato.errors import LegatoError
 from legato.records import DeploymentRecord, FireRecord
@@ -37,6 +37,7 @@ from legato.store.deployments import SchedulingStore
 log = logging.getLogger("legato.scheduler")
 
 RECENT_FILE_FIRES = 100  # file fires looked at, on start, for runs that ended meanwhile
+REBUILD_AFTER = timedelta(seconds=10)  # a source that could not be built is tried again
 
 
 class DeploymentPaused(LegatoError):
@@ -48,6 +49,11 @@ class DeploymentPaused(LegatoError):
 class _Watching:
     signature: str
     sources: list[tuple[str, Source]]
+    started_at: datetime
+
+    @property
+    def broken(self) -> bool:
+        return any(isinstance(source, BrokenSource) for _, source in self.sources)
 
 
 class SourcePool:
@@ -60,24 +66,44 @@ class SourcePool:
         self._watching: dict[str, _Watching] = {}
         self._lock = threading.Lock()
         self._files: dict[str, FireRecord] = {}  # run id -> file fire, until its run ends
+        # deployment -> (its stored triggers, signature, file and stream triggers)
+        self._parsed: dict[str, tuple[str, str, list[OnFile | OnStream]]] = {}
 
-    def sync(self, deployments: Sequence[DeploymentRecord]) -> None:
+    def sync(self, deployments: Sequence[DeploymentRecord], *, now: datetime) -> None:
         """Start, stop and restart sources so that exactly the file and stream triggers
-        of the deployments not paused are watched."""
+        of the deployments not paused are watched (a source that could not be built is
+        tried again every ``REBUILD_AFTER``)."""
         wanted: dict[str, tuple[str, list[OnFile | OnStream]]] = {}
         for deployment in deployments:
             if deployment.paused:
                 continue
-            triggers = _watched(deployment)
+            signature, triggers = self._watched(deployment)
             if triggers:
-                signature = json.dumps([trigger_json(t) for t in triggers], sort_keys=True)
                 wanted[deployment.name] = (signature, triggers)
-        for name in list(self._watching):
-            if name not in wanted or wanted[name][0] != self._watching[name].signature:
+        for name, watching in list(self._watching.items()):
+            changed = name not in wanted or wanted[name][0] != watching.signature
+            if changed or (watching.broken and now - watching.started_at >= REBUILD_AFTER):
                 self._stop(name)
         for name, (signature, triggers) in wanted.items():
             if name not in self._watching:
-                self._start(name, signature, triggers)
+                self._start(name, signature, triggers, now)
+        self._parsed = {k: v for k, v in self._parsed.items() if k in wanted}
+
+    def _watched(self, deployment: DeploymentRecord) -> tuple[str, list[OnFile | OnStream]]:
+        """The deployment's file and stream triggers and their signature, parsed once
+        per version of its stored triggers (one scheduler keeps many deployments)."""
+        cached = self._parsed.get(deployment.name)
+        if cached is not None and cached[0] == deployment.triggers:
+            return cached[1], cached[2]
+        try:
+            triggers = triggers_of(deployment)
+        except (LegatoError, KeyError, ValueError):
+            triggers = []  # the scheduler logs it at each tick already
+        watched = [t for t in triggers if isinstance(t, OnFile | OnStream)]
+        signature = json.dumps([trigger_json(t) for t in watched], sort_keys=True)
+        if watched:
+            self._parsed[deployment.name] = (deployment.triggers, signature, watched)
+        return signature, watched
 
     def stop_all(self) -> None:
         """Stop every source (each finishes the cause it is handling first)."""
@@ -85,10 +111,13 @@ class SourcePool:
             self._stop(name)
 
     def statuses(self) -> dict[str, list[SourceReport]]:
-        """What each watched deployment's sources are doing, by deployment name."""
+        """What each watched deployment's sources are doing, by deployment name (safe
+        to call from any thread)."""
+        with self._lock:
+            watching = {name: list(w.sources) for name, w in self._watching.items()}
         return {
-            name: [SourceReport(trigger=text, status=s.status) for text, s in watching.sources]
-            for name, watching in self._watching.items()
+            name: [SourceReport(trigger=text, status=s.status) for text, s in sources]
+            for name, sources in watching.items()
         }
 
     def finish_files(self) -> list[str]:
@@ -128,10 +157,13 @@ class SourcePool:
     # -- sources ----------------------------------------------------------------------
 
     def _sources_of(self, name: str) -> list[tuple[str, Source]]:
-        watching = self._watching.get(name)
-        return list(watching.sources) if watching else []
+        with self._lock:
+            watching = self._watching.get(name)
+            return list(watching.sources) if watching else []
 
-    def _start(self, name: str, signature: str, triggers: list[OnFile | OnStream]) -> None:
+    def _start(
+        self, name: str, signature: str, triggers: list[OnFile | OnStream], now: datetime
+    ) -> None:
         sources: list[tuple[str, Source]] = []
         for trigger in triggers:
             text = describe_source(trigger)
@@ -145,10 +177,12 @@ class SourcePool:
             sources.append((text, source))
             if isinstance(trigger, OnFile) and trigger.processed is not None:
                 self._recall_files(name)
-        self._watching[name] = _Watching(signature=signature, sources=sources)
+        with self._lock:
+            self._watching[name] = _Watching(signature=signature, sources=sources, started_at=now)
 
     def _stop(self, name: str) -> None:
-        watching = self._watching.pop(name)
+        with self._lock:
+            watching = self._watching.pop(name)
         for text, source in watching.sources:
             source.stop()
             log.info("deployment %s: stopped watching %s", name, text)
@@ -192,11 +226,3 @@ class SourcePool:
             return run.run_id
 
         return emit
-
-
-def _watched(deployment: DeploymentRecord) -> list[OnFile | OnStream]:
-    try:
-        triggers = triggers_of(deployment)
-    except (LegatoError, KeyError, ValueError):
-        return []  # the scheduler logs it once per tick already
-    return [t for t in triggers if isinstance(t, OnFile | OnStream)]
