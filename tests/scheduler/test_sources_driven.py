@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -281,3 +282,65 @@ def test_a_watched_folder_that_went_away_is_reported_and_watched_again_once_back
         eventually(lambda: sqlite.list_fires("comeback"), "the file to fire")
     finally:
         scheduler.close()
+
+
+@pytest.mark.slow
+def test_legato_up_watches_a_folder_runs_the_file_and_shows_the_source(tmp_path):
+    (tmp_path / "flows.py").write_text(
+        "from legato import flow, get_run_context\n\n"
+        "@flow\n"
+        "def ingest() -> dict:\n"
+        "    return get_run_context().trigger.payload\n"
+    )
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
+    env.update(
+        LEGATO_DB=f"sqlite:///{tmp_path / 'legato.db'}",
+        LEGATO_HOME=str(tmp_path / "home"),
+        NO_COLOR="1",
+        COLUMNS="250",
+    )
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [LEGATO, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    cli("deploy", "flows.py:ingest", "--on-file", "inbox", "--pattern", "*.csv", "--settle", "0.2s")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    up = subprocess.Popen(
+        [LEGATO, "up", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        eventually(lambda: "connected since" in cli("deployments", "show", "ingest"), "watching")
+        (inbox / "a.csv").write_bytes(b"x,y\n")
+        store = SqliteStore(tmp_path / "legato.db")
+        try:
+            eventually(
+                lambda: [
+                    r
+                    for f in store.list_fires("ingest")
+                    if (r := store.get_run(f.run_id)) and r.state is RunState.COMPLETED
+                ],
+                "the file's run to complete",
+            )
+            [fire] = store.list_fires("ingest")
+            result = store.get_run(fire.run_id).result
+        finally:
+            store.close()
+        assert hashlib.sha256(b"x,y\n").hexdigest() in result
+    finally:
+        up.send_signal(signal.SIGTERM)
+        output, _ = up.communicate(timeout=60)
+    assert up.returncode == 0, output
+    assert "not watched: no active scheduler" in cli("deployments", "show", "ingest")
