@@ -74,6 +74,8 @@ class SourcePool:
         of the deployments not paused are watched (a source that could not be built is
         tried again every ``REBUILD_AFTER``)."""
         wanted: dict[str, tuple[str, list[OnFile | OnStream]]] = {}
+        names = {d.name for d in deployments}
+        self._parsed = {k: v for k, v in self._parsed.items() if k in names}
         for deployment in deployments:
             if deployment.paused:
                 continue
@@ -87,7 +89,6 @@ class SourcePool:
         for name, (signature, triggers) in wanted.items():
             if name not in self._watching:
                 self._start(name, signature, triggers, now)
-        self._parsed = {k: v for k, v in self._parsed.items() if k in wanted}
 
     def _watched(self, deployment: DeploymentRecord) -> tuple[str, list[OnFile | OnStream]]:
         """The deployment's file and stream triggers and their signature, parsed once
@@ -101,8 +102,7 @@ class SourcePool:
             triggers = []  # the scheduler logs it at each tick already
         watched = [t for t in triggers if isinstance(t, OnFile | OnStream)]
         signature = json.dumps([trigger_json(t) for t in watched], sort_keys=True)
-        if watched:
-            self._parsed[deployment.name] = (deployment.triggers, signature, watched)
+        self._parsed[deployment.name] = (deployment.triggers, signature, watched)
         return signature, watched
 
     def stop_all(self) -> None:
@@ -155,6 +155,12 @@ class SourcePool:
         return done
 
     # -- sources ----------------------------------------------------------------------
+
+    def _moves_files(self, name: str) -> bool:
+        return any(
+            getattr(source, "processed_dir", None) is not None
+            for _, source in self._sources_of(name)
+        )
 
     def _sources_of(self, name: str) -> list[tuple[str, Source]]:
         with self._lock:
@@ -220,7 +226,7 @@ class SourcePool:
             )
             if created:
                 log.info("fired %s (%s %s): run %s", name, fire.kind, fire.key, run.run_id)
-            if fire.kind == "file":
+            if fire.kind == "file" and self._moves_files(name):
                 with self._lock:
                     self._files[run.run_id] = replace(fire, run_id=run.run_id)
             return run.run_id
