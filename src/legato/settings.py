@@ -18,6 +18,8 @@ class Settings:
     # Notification channel name -> URL, from LEGATO_NOTIFY_<NAME>=<url> (name lower-cased).
     # Kept as text here; legato.notifications parses and validates them.
     notify_channels: dict[str, str] = field(default_factory=dict)
+    # LEGATO_HOME (default ~/.legato): where this machine's legato keeps local files.
+    home: Path = field(default_factory=lambda: Path.home() / ".legato")
 
 
 def default_db_url(home: Path) -> str:
@@ -49,6 +51,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         durability=durability,
         recovery_limit=_recovery_limit(env),
         notify_channels=_notify_channels(env),
+        home=home,
     )
 
 

@@ -3,7 +3,7 @@ its triggers (``legato.scheduler``); ``legato scheduler`` / ``legato up`` fire t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -60,6 +60,17 @@ def deploy_command(
         str | None, typer.Option("--on-file", metavar="DIR", help="A folder to watch.")
     ] = None,
     pattern: Annotated[str, typer.Option("--pattern", help="Of --on-file: a glob.")] = "*",
+    settle: Annotated[
+        str, typer.Option("--settle", help="Of --on-file: how long a file's size stays put.")
+    ] = "1s",
+    processed_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--processed-dir",
+            metavar="DIR",
+            help="Of --on-file: move a file here once its run completed.",
+        ),
+    ] = None,
     webhook: Annotated[
         str | None, typer.Option("--webhook", metavar="PATH", help="POST /hooks/PATH.")
     ] = None,
@@ -113,7 +124,9 @@ def deploy_command(
         triggers += [OnEvent(text, filter=filter_) for text in on_event or ()]
         triggers += [After(text, when=when) for text in after or ()]
         if on_file is not None:
-            triggers.append(OnFile(on_file, pattern=pattern))
+            triggers.append(
+                OnFile(on_file, pattern=pattern, settle=settle, processed=processed_dir)
+            )
         if webhook is not None:
             triggers.append(Webhook(webhook, secret_env=secret_env))
         triggers += [OnStream(text) for text in on_stream or ()]
@@ -287,7 +300,12 @@ def _trigger_of(data: Any, index: int) -> Trigger:
     if kind == "after":
         return After(value, when=data.get("when", "completed"))
     if kind == "on_file":
-        return OnFile(value, pattern=data.get("pattern", "*"))
+        return OnFile(
+            value,
+            pattern=data.get("pattern", "*"),
+            settle=str(data.get("settle", "1s")),
+            processed=data.get("processed"),
+        )
     if kind == "webhook":
         return Webhook(value, secret_env=data.get("secret_env"))
     return OnStream(value)
@@ -417,11 +435,13 @@ def show_command(
         d = _get(store, name)
         upcoming = next_fires(d, utcnow(), 5)
         fires = store.list_fires(name, limit=10)
+    sources = source_lines(d, store.url, utcnow())
     if json_output:
         write_json(
             {
                 **_json(d),
                 "next": [t.isoformat() for t in upcoming],
+                "sources": sources,
                 "fires": [
                     {
                         "key": f.key,
@@ -444,9 +464,47 @@ def show_command(
     ]
     if upcoming:
         lines.append("  next      " + ", ".join(t.isoformat() for t in upcoming))
+    for source in sources:
+        lines.append(f"  source    {source['trigger']}: {source['status']}")
     for f in fires:
         lines.append(f"  fired     {f.fired_at.isoformat()} {f.kind} {f.key} -> run {f.run_id}")
     out().print(Text("\n".join(lines)))
+
+
+def source_lines(
+    deployment: DeploymentRecord, store_url: str, now: datetime
+) -> list[dict[str, str]]:
+    """What the sources of the deployment's file and stream triggers are doing, as the
+    active scheduler on this machine last published it (``trigger``, ``status``)."""
+    from legato.scheduler.deployments import triggers_of
+    from legato.scheduler.sources.board import StatusBoard
+    from legato.scheduler.sources.registry import describe_source
+    from legato.scheduler.triggers import OnFile, OnStream
+    from legato.settings import load_settings
+
+    watched = [t for t in triggers_of(deployment) if isinstance(t, OnFile | OnStream)]
+    if not watched:
+        return []
+    published = StatusBoard(load_settings().home / "sources", store_url).read()
+    reports = published.deployments.get(deployment.name, []) if published else []
+    if reports and published is not None:
+        stale = now - published.at > timedelta(seconds=30)
+        suffix = (
+            f" (as of {published.at:%Y-%m-%d %H:%M:%S}Z: scheduler {published.holder} stopped reporting)"
+            if stale
+            else ""
+        )
+        return [
+            {"trigger": r.trigger, "status": r.status.describe() + suffix, "state": r.status.state}
+            for r in reports
+        ]
+    why = (
+        "not watched: the deployment is paused"
+        if deployment.paused
+        else "not watched: no active scheduler on this machine reports it "
+        "(run legato up or legato scheduler)"
+    )
+    return [{"trigger": describe_source(t), "status": why, "state": "stopped"} for t in watched]
 
 
 def next_fires(deployment: DeploymentRecord, now: datetime, count: int) -> list[datetime]:

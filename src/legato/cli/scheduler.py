@@ -37,12 +37,15 @@ def _stop_on_signals() -> threading.Event:
 def _scheduler(store: Any, lease: float, interval: float) -> Any:
     from legato.scheduler.deployments import deployment_store
     from legato.scheduler.service import Scheduler
+    from legato.scheduler.sources.board import StatusBoard
+    from legato.settings import load_settings
 
     with user_errors():
         return Scheduler(
             deployment_store(store),  # type: ignore[arg-type]
             lease=timedelta(seconds=lease),
             interval=interval,
+            board=StatusBoard(load_settings().home / "sources", store.url),
         )
 
 

@@ -7,6 +7,11 @@ tick first takes or renews the scheduler lease, so one fires and the others stan
 (``schedule:<time>``, ``event:<id>``, ``after:<run id>``) and recorded in the
 transaction that submits their run, so a takeover never fires anything twice.
 
+File and stream triggers are watched by sources (``legato.scheduler.sources``) that the
+active scheduler runs on threads of their own, kept in step with the deployments at
+each tick (``self.sources``, a :class:`~legato.scheduler.sources.pool.SourcePool`) and
+stopped when the lease is lost or the scheduler stops.
+
 Schedules: the fire times since the deployment's ``scheduled_until`` (its creation at
 first) are due. Those not older than ``misfire_grace`` fire; older ones were missed
 (no scheduler ran) and follow ``catchup``: ``skip`` none, ``one`` the latest, ``all`` the
@@ -32,6 +37,8 @@ from legato.records import DeploymentRecord, EventRecord, FireRecord, RunFilter,
 from legato.scheduler.cron import Cron, Every
 from legato.scheduler.deployments import triggers_of
 from legato.scheduler.firing import start_run
+from legato.scheduler.sources.board import StatusBoard
+from legato.scheduler.sources.pool import SourcePool
 from legato.scheduler.triggers import After, OnEvent, Trigger
 from legato.serialization import loads
 from legato.states import RunState
@@ -55,6 +62,7 @@ class Scheduler:
         lease: timedelta = timedelta(seconds=10),
         misfire_grace: timedelta = timedelta(seconds=30),
         interval: float = 0.5,
+        board: StatusBoard | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -63,6 +71,8 @@ class Scheduler:
         self.misfire_grace = misfire_grace
         self.interval = interval
         self.active = False
+        self.sources = SourcePool(store, by=f"scheduler {self.holder}", clock=clock)
+        self.board = board
 
     def tick(self, now: datetime | None = None) -> list[FireRecord]:
         """One round: take the lease, then fire what is due. The fires recorded (an
@@ -72,12 +82,18 @@ class Scheduler:
         if held is None:
             if self.active:
                 log.warning("scheduler %s lost the lease; standing by", self.holder)
-            self.active = False
+                self.active = False
+                self.sources.stop_all()
+                self._publish(now, watching=False)
             return []
         if not self.active:
             log.info("scheduler %s is active", self.holder)
         self.active = True
-        deployments = [d for d in self.store.list_deployments() if not d.paused]
+        everything = self.store.list_deployments()
+        self.sources.sync(everything, now=now)
+        self.sources.finish_files()
+        self._publish(now)
+        deployments = [d for d in everything if not d.paused]
         fired: list[FireRecord] = []
         triggers = {d.name: self._triggers(d) for d in deployments}
         for deployment in deployments:
@@ -98,9 +114,28 @@ class Scheduler:
                     log.error("scheduler tick failed: %s", exc)
                 stop.wait(self.interval)
         finally:
-            if self.active:
-                self.store.release_scheduler_lease(self.holder)
-                self.active = False
+            self.close()
+
+    def close(self) -> None:
+        """Stop the trigger sources and give the lease up (if held) so that a standby
+        takes over at once. Ticking again later takes the lease back."""
+        self.sources.stop_all()
+        if self.active:
+            self._publish(self.clock(), watching=False)
+            self.store.release_scheduler_lease(self.holder)
+            self.active = False
+
+    def _publish(self, now: datetime, *, watching: bool = True) -> None:
+        """Tell ``legato deployments show`` what the sources are doing (nothing watched
+        once they stopped)."""
+        if self.board is None:
+            return
+        try:
+            self.board.publish(self.holder, self.sources.statuses() if watching else {}, now)
+        except OSError as exc:
+            log.warning(
+                "cannot publish the trigger sources' status to %s: %s", self.board.path, exc
+            )
 
     # -- triggers ---------------------------------------------------------------------
 

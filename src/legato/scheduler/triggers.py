@@ -26,6 +26,7 @@ from typing import Any
 from legato.errors import ScheduleError
 from legato.scheduler.cron import Cron, Every, parse_duration
 from legato.spec.expressions import Expression, parse
+from legato.store.urls import redact_url
 
 _WEBHOOK_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~/-]*$")
 _STREAM_SCHEMES = ("redis", "rediss", "nats", "amqp", "amqps")
@@ -97,11 +98,13 @@ class Webhook:
 @dataclass(frozen=True, slots=True)
 class OnFile:
     """Fires once for each file matching ``pattern`` that lands, fully written, in the
-    folder ``dir`` (watched by the file source)."""
+    folder ``dir`` (watched by the file source). With ``processed`` (a folder, relative
+    to ``dir`` or absolute), a file whose run completed is moved there."""
 
     dir: str
     pattern: str = "*"
     settle: str = "1s"
+    processed: str | None = None
 
     def __post_init__(self) -> None:
         if not Path(self.dir).expanduser().is_dir():
@@ -152,12 +155,15 @@ def trigger_json(trigger: Trigger) -> dict[str, Any]:
         case Webhook():
             return {"kind": "webhook", "path": trigger.path, "secret_env": trigger.secret_env}
         case OnFile():
-            return {
+            stored = {
                 "kind": "file",
                 "dir": trigger.dir,
                 "pattern": trigger.pattern,
                 "settle": trigger.settle,
             }
+            if trigger.processed is not None:
+                stored["processed"] = trigger.processed
+            return stored
         case OnStream():
             return {"kind": "stream", "url": trigger.url}
     raise TypeError(f"not a trigger: {trigger!r}")
@@ -191,6 +197,7 @@ def _stored_file(data: dict[str, Any]) -> OnFile:
     found = object.__new__(OnFile)
     for name in ("dir", "pattern", "settle"):
         object.__setattr__(found, name, data.get(name, "*" if name == "pattern" else "1s"))
+    object.__setattr__(found, "processed", data.get("processed"))
     return found
 
 
@@ -209,9 +216,10 @@ def describe(trigger: Trigger) -> str:
         case Webhook():
             return f"webhook /hooks/{trigger.path}" + (" (signed)" if trigger.secret_env else "")
         case OnFile():
-            return f"file {trigger.pattern} in {trigger.dir}"
+            text = f"file {trigger.pattern} in {trigger.dir}"
+            return text + (f" (then to {trigger.processed})" if trigger.processed else "")
         case OnStream():
-            return f"stream {trigger.url}"
+            return f"stream {redact_url(trigger.url)}"
     return repr(trigger)
 
 
