@@ -14,7 +14,9 @@ from fastapi.responses import StreamingResponse
 
 from legato.errors import RunNotFoundError
 from legato.records import RunFilter, RunRecord
+from legato.scheduler.deployments import deployment_tag
 from legato.server import actions
+from legato.server.api.deployments import get_deployment
 from legato.server.api.deps import ERRORS, Operator, Reader, ServerStore, Store
 from legato.server.errors import ApiError
 from legato.server.schemas import (
@@ -28,7 +30,7 @@ from legato.server.schemas import (
     StartRun,
     log_out,
     run_detail,
-    run_summary,
+    run_list_item,
 )
 from legato.states import RunState
 from legato.store.rows import from_micros, micros
@@ -50,6 +52,9 @@ def list_runs(
         list[RunState] | None, Query(description="In any of these states (repeatable).")
     ] = None,
     tag: Annotated[str | None, Query(max_length=500, description="Carrying this tag.")] = None,
+    deployment: Annotated[
+        str | None, Query(max_length=200, description="Started by this deployment.")
+    ] = None,
     since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Created at or before (ISO 8601).")] = None,
     q: Annotated[
@@ -58,11 +63,13 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> RunPage:
-    """Runs, newest first, a page at a time: pass ``next_cursor`` back as ``cursor``."""
+    """Runs, newest first, a page at a time: pass ``next_cursor`` back as ``cursor``.
+    Each with its steps done (completed or skipped), failed and total so far."""
     query = RunQuery(
         flow_name=plain_text(flow, "flow"),
         states=tuple(state or ()),
         tag=plain_text(tag, "tag"),
+        tags=_deployment_tags(plain_text(deployment, "deployment")),
         since=_aware(since, "since"),
         until=_aware(until, "until"),
         text=plain_text(q, "q") or None,
@@ -72,10 +79,15 @@ def list_runs(
     found = store.search_runs(query)
     page = found[:limit]
     more = len(found) > limit
+    counts = store.step_counts([run.run_id for run in page])  # one read for the page
     return RunPage(
-        runs=[run_summary(run) for run in page],
+        runs=[run_list_item(run, counts.get(run.run_id)) for run in page],
         next_cursor=encode_cursor(page[-1]) if more else None,
     )
+
+
+def _deployment_tags(deployment: str | None) -> tuple[str, ...]:
+    return () if deployment is None else (deployment_tag(deployment),)
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -192,6 +204,7 @@ def follow_logs(store: ServerStore, run_id: str, step: str | None, *, poll: floa
 @router.post("", status_code=201, response_model=Started)
 def start_run(
     body: StartRun,
+    request: Request,
     response: Response,
     store: Store,
     caller: Operator,
@@ -200,21 +213,41 @@ def start_run(
         Header(max_length=500, description="Sending the same key again returns that run."),
     ] = None,
 ) -> Started:
-    """Submit a run of ``target`` for a worker (201); with an ``Idempotency-Key`` that
-    names a run already, that run (200)."""
-    run, created = actions.start_run(
+    """Submit a run of ``target``, or of ``deployment`` (its flow and parameters, ``params``
+    overriding them), for a worker (201); with an ``Idempotency-Key`` that names a run
+    already, that run (200)."""
+    if body.deployment is not None:
+        run, created = actions.run_deployment(
+            store,
+            get_deployment(store, body.deployment),
+            params=body.params,
+            queue=body.queue,
+            priority=body.priority,
+            idempotency_key=idempotency_key,
+            now=request.app.state.clock(),
+            actor=caller.name,
+        )
+    else:
+        run, created = _start_target(store, body, idempotency_key, caller.name)
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = f"/api/v1/runs/{run.run_id}"
+    return Started(run_id=run.run_id, created=created)
+
+
+def _start_target(
+    store: ServerStore, body: StartRun, idempotency_key: str | None, actor: str
+) -> tuple[RunRecord, bool]:
+    assert body.target is not None  # StartRun checks it has a target or a deployment
+    return actions.start_run(
         store,
         target=body.target,
         params=body.params,
         queue=body.queue,
         priority=body.priority,
         idempotency_key=idempotency_key,
-        actor=caller.name,
+        actor=actor,
     )
-    if not created:
-        response.status_code = 200
-    response.headers["Location"] = f"/api/v1/runs/{run.run_id}"
-    return Started(run_id=run.run_id, created=created)
 
 
 NoBody = Annotated[Reason | None, Body()]
