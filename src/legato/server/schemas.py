@@ -296,6 +296,10 @@ class DeploymentStateOut(BaseModel):
     paused: bool
 
 
+class HookFired(BaseModel):
+    run_id: str
+
+
 class RunDeployment(Request):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Override the deployment's parameters."

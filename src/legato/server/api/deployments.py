@@ -13,14 +13,21 @@ from legato.scheduler.deployments import triggers_of
 from legato.scheduler.triggers import OnStream, describe, trigger_json
 from legato.scheduler.upcoming import next_fire_times
 from legato.server import actions
-from legato.server.api.deps import ERRORS, Operator, Reader, ServerStore, Store
+from legato.server.api.deps import (
+    ERRORS,
+    Operator,
+    Reader,
+    Responses,
+    ServerStore,
+    Store,
+    documented,
+)
 from legato.server.errors import ApiError
 from legato.server.schemas import (
     DeploymentDetail,
     DeploymentOut,
     DeploymentsOut,
     DeploymentStateOut,
-    ErrorBody,
     FireOut,
     RunDeployment,
     Started,
@@ -48,9 +55,7 @@ def list_deployments(request: Request, store: Store, _: Reader) -> DeploymentsOu
     )
 
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No such deployment."}
-}
+NOT_FOUND: Responses = {404: documented("No such deployment.")}
 
 
 @router.get("/{name}", response_model=DeploymentDetail, responses=NOT_FOUND)

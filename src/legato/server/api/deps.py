@@ -21,7 +21,24 @@ class ServerStore(
     """What the server needs of a store; every backend (memory, SQLite, PostgreSQL) is one."""
 
 
-ERRORS: dict[int | str, dict[str, Any]] = ERROR_RESPONSES
+Responses = dict[int | str, dict[str, Any]]
+
+ERRORS: Responses = ERROR_RESPONSES
+
+
+def documented(description: str) -> dict[str, Any]:
+    """An error answer (``{"error": {...}}``) for the OpenAPI document."""
+    from legato.server.schemas import ErrorBody
+
+    return {"model": ErrorBody, "description": description}
+
+
+# The answers of routes that name a run, and of those that change one.
+RUN_NOT_FOUND: Responses = {404: documented("No such run.")}
+RUN_CONFLICT: Responses = {
+    **RUN_NOT_FOUND,
+    409: documented("The run's state does not allow it (it ended, it is not failed...)."),
+}
 
 
 def get_store(request: Request) -> ServerStore:

@@ -17,7 +17,16 @@ from legato.records import RunFilter, RunRecord
 from legato.scheduler.deployments import deployment_tag
 from legato.server import actions
 from legato.server.api.deployments import get_deployment
-from legato.server.api.deps import ERRORS, Operator, Reader, ServerStore, Store
+from legato.server.api.deps import (
+    ERRORS,
+    RUN_CONFLICT,
+    RUN_NOT_FOUND,
+    Operator,
+    Reader,
+    ServerStore,
+    Store,
+    documented,
+)
 from legato.server.errors import ApiError
 from legato.server.schemas import (
     LogsOut,
@@ -144,7 +153,7 @@ def plain_text(value: str | None, name: str) -> str | None:
     return value
 
 
-@router.get("/{run_id}", response_model=RunDetail)
+@router.get("/{run_id}", response_model=RunDetail, responses=RUN_NOT_FOUND)
 def show_run(run_id: str, store: Store, _: Reader) -> RunDetail:
     """The run with its steps, child runs and history; values as JSON objects."""
     run = get_existing(store, run_id)
@@ -157,7 +166,14 @@ def show_run(run_id: str, store: Store, _: Reader) -> RunDetail:
     )
 
 
-@router.get("/{run_id}/logs", response_model=LogsOut)
+@router.get(
+    "/{run_id}/logs",
+    response_model=LogsOut,
+    responses={
+        **RUN_NOT_FOUND,
+        200: {"content": {"text/event-stream": {}}, "description": "With follow=1: SSE."},
+    },
+)
 def run_logs(
     request: Request,
     run_id: str,
@@ -201,7 +217,16 @@ def follow_logs(store: ServerStore, run_id: str, step: str | None, *, poll: floa
         time.sleep(poll)
 
 
-@router.post("", status_code=201, response_model=Started)
+@router.post(
+    "",
+    status_code=201,
+    response_model=Started,
+    responses={
+        200: {"model": Started, "description": "The run the Idempotency-Key named already."},
+        404: documented("No such deployment."),
+        409: documented("The Idempotency-Key names a run with other parameters."),
+    },
+)
 def start_run(
     body: StartRun,
     request: Request,
@@ -253,7 +278,7 @@ def _start_target(
 NoBody = Annotated[Reason | None, Body()]
 
 
-@router.post("/{run_id}/cancel", response_model=RunStateOut)
+@router.post("/{run_id}/cancel", response_model=RunStateOut, responses=RUN_CONFLICT)
 def cancel_run(run_id: str, store: Store, caller: Operator, body: NoBody = None) -> RunStateOut:
     """Cancel the run (its running child runs first)."""
     get_existing(store, run_id)
@@ -261,7 +286,7 @@ def cancel_run(run_id: str, store: Store, caller: Operator, body: NoBody = None)
     return RunStateOut(run_id=run.run_id, state=run.state.value)
 
 
-@router.post("/{run_id}/pause", response_model=RunStateOut)
+@router.post("/{run_id}/pause", response_model=RunStateOut, responses=RUN_CONFLICT)
 def pause_run(run_id: str, store: Store, caller: Operator, body: NoBody = None) -> RunStateOut:
     """Pause the run: at once if pending or waiting, at its next step if running."""
     get_existing(store, run_id)
@@ -269,7 +294,7 @@ def pause_run(run_id: str, store: Store, caller: Operator, body: NoBody = None) 
     return RunStateOut(run_id=run.run_id, state=run.state.value)
 
 
-@router.post("/{run_id}/unpause", response_model=RunStateOut)
+@router.post("/{run_id}/unpause", response_model=RunStateOut, responses=RUN_CONFLICT)
 def unpause_run(run_id: str, store: Store, caller: Operator, body: NoBody = None) -> RunStateOut:
     """Put a paused run back in its queue; a worker resumes it by replay."""
     get_existing(store, run_id)
@@ -277,7 +302,7 @@ def unpause_run(run_id: str, store: Store, caller: Operator, body: NoBody = None
     return RunStateOut(run_id=run.run_id, state=run.state.value)
 
 
-@router.post("/{run_id}/retry", response_model=RunStateOut)
+@router.post("/{run_id}/retry", response_model=RunStateOut, responses=RUN_CONFLICT)
 def retry_run(
     run_id: str, store: Store, caller: Operator, body: Annotated[Retry | None, Body()] = None
 ) -> RunStateOut:
