@@ -45,7 +45,8 @@ MAX_NAME = 200  # characters of a deployment name; longer ones name none
 
 @router.get("", response_model=DeploymentsOut)
 def list_deployments(request: Request, store: Store, _: Reader) -> DeploymentsOut:
-    """Every deployment, by name, with its triggers, next fire time and latest fire."""
+    """Every deployment, by name, with its triggers, next fire time and latest fire (one
+    small read per deployment: a store holds tens of deployments, not thousands)."""
     now = request.app.state.clock()
     return DeploymentsOut(
         deployments=[
@@ -63,10 +64,10 @@ def show_deployment(name: str, request: Request, store: Store, _: Reader) -> Dep
     """The deployment with its next schedule times and latest fires (each naming its run)."""
     deployment = get_deployment(store, name)
     fires = store.list_fires(deployment.name, limit=LATEST_FIRES)
-    out = deployment_out(deployment, now=request.app.state.clock(), fires=fires)
+    now = request.app.state.clock()
     return DeploymentDetail(
-        **out.model_dump(),
-        next_fires=next_fire_times(deployment, request.app.state.clock(), NEXT_FIRES),
+        **deployment_out(deployment, now=now, fires=fires).model_dump(),
+        next_fires=next_fire_times(deployment, now, NEXT_FIRES),
         fires=[fire_out(fire) for fire in fires],
     )
 
