@@ -62,9 +62,13 @@ def state_of(store: Any, run_id: str) -> RunState:
 
 
 def snapshot(store: Any) -> Any:
-    """Everything an API write could change: runs, their steps, history and answers."""
+    """Everything an API write could change: runs, their steps, history and answers,
+    deployments and their fires."""
     runs = store.search_runs(RunQuery(limit=1000))
+    deployments = store.list_deployments()
     return (
+        deployments,
+        [store.list_fires(d.name) for d in deployments],
         runs,
         [store.get_steps(run.run_id) for run in runs],
         [store.get_events(run.run_id) for run in runs],

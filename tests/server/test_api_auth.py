@@ -21,6 +21,12 @@ ENDPOINTS = [
     ("GET", "/api/v1/runs/{run}/logs", None, READ),
     ("GET", "/api/v1/inputs", None, READ),
     ("GET", "/api/v1/workers", None, READ),
+    ("GET", "/api/v1/deployments", None, READ),
+    ("GET", "/api/v1/deployments/nightly", None, READ),
+    ("POST", "/api/v1/deployments/nightly/pause", None, OPERATE),
+    ("POST", "/api/v1/deployments/nightly/resume", None, OPERATE),
+    ("POST", "/api/v1/deployments/nightly/run", {"params": {"name": "y"}}, OPERATE),
+    ("POST", "/api/v1/runs", {"deployment": "nightly"}, OPERATE),
     ("POST", "/api/v1/runs", {"target": "api_flows:greet", "params": {"name": "x"}}, OPERATE),
     ("POST", "/api/v1/runs/{run}/pause", None, OPERATE),
     ("POST", "/api/v1/runs/{run}/unpause", None, OPERATE),
@@ -34,6 +40,9 @@ ENDPOINTS = [
 
 @pytest.fixture
 def waiting(api) -> str:
+    from legato.scheduler.deployments import deploy
+
+    deploy("api_flows:greet", name="nightly", params={"name": "x"}, store=api.store)
     client = api.client("operator")
     run_id = client.post("/api/v1/runs", json={"target": "api_flows:anyone"}).json()["run_id"]
     work_until(api.store, lambda: state_of(api.store, run_id) is RunState.WAITING)

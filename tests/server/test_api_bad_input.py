@@ -31,6 +31,10 @@ def test_malformed_json_wrong_types_and_unknown_fields_are_422_naming_the_field(
         "/api/v1/runs", content=b'{"target": ', headers={"content-type": "application/json"}
     )
     assert_json_error(malformed, 422, "malformed_json")
+    not_utf8 = client.post(
+        "/api/v1/runs", content=b'{"target": "\xff"}', headers={"content-type": "application/json"}
+    )
+    assert "UTF-8" in assert_json_error(not_utf8, 422, "malformed_json")["hint"]
     wrong = client.post("/api/v1/runs", json={"target": "api_flows:greet", "priority": "high"})
     assert "body.priority" in assert_json_error(wrong, 422, "invalid_request")["message"]
     unknown = client.post("/api/v1/runs", json={"target": "api_flows:greet", "colour": 1})

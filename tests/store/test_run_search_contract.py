@@ -87,3 +87,12 @@ def test_pages_follow_each_other_without_gaps_or_repeats(store):
 def test_a_naive_time_in_the_query_is_a_store_error(store):
     with pytest.raises(StoreError, match="time zone|UTC"):
         store.search_runs(RunQuery(since=datetime(2026, 1, 1)))
+
+
+def test_runs_carrying_every_one_of_several_tags_are_found(store):
+    add(store, "r1", 1, tags=("deployment:nightly", "eu"))
+    add(store, "r2", 2, tags=("deployment:nightly",))
+    add(store, "r3", 3, tags=("deployment:nightly-eu", "eu"))
+    assert ids(store, tags=("deployment:nightly",)) == ["r2", "r1"]
+    assert ids(store, tag="eu", tags=("deployment:nightly",)) == ["r1"]
+    assert ids(store, tags=("deployment:nightly", "eu")) == ["r1"]

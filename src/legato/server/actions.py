@@ -1,20 +1,33 @@
 """Every write the API makes, in one place: the adapter between the routes and the
-engine's operations (start, cancel, pause, unpause, retry, answer, reject, send event).
+engine's operations (start, cancel, pause, unpause, retry, answer, reject, send event)
+and the scheduler's (pause, resume and run a deployment).
 
 Each takes the store and the actor (the caller's token name) and calls the engine's
 operations service (``legato.engine.operations.Operations``), which records the actor
-in the run's history: the server has no rule of its own about runs.
+in the run's history, or for deployments ``legato.scheduler`` (a deployment's run is
+started like any fire of its triggers, by ``legato.scheduler.firing.start_run``, with the
+actor in its history; pausing a deployment is logged with the actor, as deployments
+have no history of their own): the server has no rule of its own about runs.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from legato.engine.operations import Operations
 from legato.errors import RunStateError, UsageError
-from legato.records import InputAnswer, RunRecord
+from legato.ids import new_run_id
+from legato.records import DeploymentRecord, InputAnswer, RunRecord
+from legato.scheduler.firing import start_run as fire_deployment
 from legato.sources import is_file_part
 from legato.store.base import Store
+from legato.store.deployments import DeploymentStore
+
+log = logging.getLogger("legato.server")
 
 
 def start_run(
@@ -113,3 +126,52 @@ def send_event(
     sent = Operations(store).send_event(name, data, key=key, run_id=run_id, by=actor)
     assert sent.id is not None  # the store assigns it
     return sent.id
+
+
+def run_deployment(
+    store: DeploymentStore,
+    deployment: DeploymentRecord,
+    *,
+    params: Mapping[str, Any],
+    now: datetime,
+    actor: str,
+    queue: str | None = None,
+    priority: int | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[RunRecord, bool]:
+    """Start one run of ``deployment`` now, for a worker: its parameters overridden by
+    ``params``, its queue and priority by ``queue`` and ``priority`` when given; recorded
+    as a ``manual`` fire, by ``actor``. ``(run, created)``: with ``idempotency_key``, the
+    run an earlier call with that key started and False. The parameters are checked
+    against the flow's signature when a worker starts the run (as for every fire).
+    Raises ``SerializationError`` (a value JSON cannot hold), ``StoreError``."""
+    chosen = dataclasses.replace(
+        deployment,
+        queue=deployment.queue if queue is None else queue,
+        priority=deployment.priority if priority is None else priority,
+    )
+    key = f"api:{idempotency_key}" if idempotency_key else f"manual:{new_run_id()}"
+    return fire_deployment(
+        store,
+        chosen,
+        key=key,
+        kind="manual",
+        fired_at=now,
+        params=params,
+        by=actor,
+        now=now,
+    )
+
+
+def pause_deployment(store: DeploymentStore, name: str, *, now: datetime, actor: str) -> bool:
+    """Stop firing the deployment's triggers; False when there is no such deployment."""
+    changed = store.set_deployment_paused(name, paused=True, now=now)
+    log.info("deployment %s paused by %s", name, actor)
+    return changed
+
+
+def resume_deployment(store: DeploymentStore, name: str, *, now: datetime, actor: str) -> bool:
+    """Fire the deployment's triggers again; False when there is no such deployment."""
+    changed = store.set_deployment_paused(name, paused=False, now=now)
+    log.info("deployment %s resumed by %s", name, actor)
+    return changed

@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 from legato import __version__
 from legato.clock import utcnow
 from legato.server import errors, ui
-from legato.server.api import events, graph, hooks, inputs, me, runs, workers
+from legato.server.api import deployments, events, graph, hooks, inputs, me, runs, workers
 from legato.server.api.deps import ServerStore
 from legato.server.body_limit import MAX_BODY, BodyLimit
 from legato.server.schemas import Health
@@ -43,7 +43,9 @@ def create_app(
     app = FastAPI(
         title="legato",
         version=__version__,
-        description="Durable workflows: runs, their steps and logs, human inputs, events.",
+        description=(
+            "Durable workflows: runs, their steps and logs, human inputs, events, deployments."
+        ),
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
@@ -54,7 +56,7 @@ def create_app(
     app.state.poll_interval = poll_interval
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (runs, graph, inputs, events, workers, me):
+    for module in (runs, graph, inputs, events, deployments, workers, me):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(hooks.router)

@@ -117,6 +117,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8): malformed JSON too.
+            return error_response(
+                422,
+                "malformed_json",
+                f"body: {exc.detail}",
+                "Send a JSON document encoded in UTF-8, with Content-Type: application/json.",
+            )
         if exc.status_code == 404:
             return error_response(
                 404,

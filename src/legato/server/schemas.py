@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from legato.records import ErrorInfo, EventRecord, LogRecord, RunRecord, StepRecord, WorkerRecord
+from legato.store.step_counts import StepCounts
 from legato.stored_values import decode_stored, plain_json
 
 MAX_TEXT = 10_000  # characters of a reason, note or name in a request
@@ -67,6 +68,15 @@ class RunSummary(BaseModel):
     priority: int
     parent_run_id: str | None
     target: str | None
+    deployment: str | None = Field(
+        default=None, description="The deployment that started the run, if one did."
+    )
+
+
+class RunListItem(RunSummary):
+    steps_done: int = Field(description="Steps completed or skipped.")
+    steps_failed: int = Field(description="Steps that failed.")
+    steps_total: int = Field(description="Steps recorded so far (later ones are not known).")
 
 
 class StepOut(BaseModel):
@@ -107,7 +117,7 @@ class RunDetail(RunSummary):
 
 
 class RunPage(BaseModel):
-    runs: list[RunSummary]
+    runs: list[RunListItem]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page.")
 
 
@@ -123,12 +133,29 @@ class LogsOut(BaseModel):
 
 
 class StartRun(Request):
-    target: str = Field(
-        min_length=1, max_length=500, description="package.module:flow, importable by the server"
+    """A run of a flow (``target``) or of a deployment (``deployment``): one of the two."""
+
+    target: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="package.module:flow, importable by the server",
+    )
+    deployment: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="A deployment's name: its flow, with overriding its parameters with params.",
     )
     params: dict[str, Any] = Field(default_factory=dict, description="The flow's arguments.")
     queue: str | None = Field(default=None, min_length=1, max_length=200)
     priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _one_of_target_and_deployment(self) -> StartRun:
+        if (self.target is None) == (self.deployment is None):
+            raise ValueError("give target (package.module:flow) or deployment (a name), one")
+        return self
 
 
 class Started(BaseModel):
@@ -221,6 +248,64 @@ class Health(BaseModel):
     store: str
 
 
+# -- deployments ------------------------------------------------------------------------
+
+
+class TriggerOut(BaseModel):
+    kind: str = Field(description="cron, interval, event, after, webhook, file or stream.")
+    description: str = Field(description="For people: cron '0 9 * * 1-5' (Europe/Paris).")
+    config: dict[str, Any] = Field(description="The trigger as stored; passwords hidden.")
+
+
+class FireOut(BaseModel):
+    key: str = Field(description="Unique per fire: cron:<time>, event:<id>, webhook:<key>...")
+    kind: str
+    fired_at: datetime
+    run_id: str | None
+
+
+class DeploymentOut(BaseModel):
+    name: str
+    flow: str
+    target: str
+    params: Any = Field(default=None, description="Default parameters of every run.")
+    queue: str
+    priority: int
+    triggers: list[TriggerOut]
+    overlap: str
+    catchup: str
+    catchup_limit: int
+    paused: bool
+    created_at: datetime
+    updated_at: datetime
+    next_fire_at: datetime | None = Field(description="The next schedule time; none if paused.")
+    last_fire: FireOut | None
+
+
+class DeploymentDetail(DeploymentOut):
+    next_fires: list[datetime] = Field(description="The next schedule times (up to 5).")
+    fires: list[FireOut] = Field(description="The latest fires, newest first.")
+
+
+class DeploymentsOut(BaseModel):
+    deployments: list[DeploymentOut]
+
+
+class DeploymentStateOut(BaseModel):
+    name: str
+    paused: bool
+
+
+class HookFired(BaseModel):
+    run_id: str
+
+
+class RunDeployment(Request):
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Override the deployment's parameters."
+    )
+
+
 # -- records into bodies ----------------------------------------------------------------
 
 
@@ -241,6 +326,17 @@ def error_out(error: ErrorInfo | None) -> ErrorOut | None:
     return ErrorOut(type=error.type, message=error.message, traceback=error.traceback or None)
 
 
+DEPLOYMENT_TAG = "deployment:"  # legato.scheduler.deployments.deployment_tag's prefix
+
+
+def deployment_of(run: RunRecord) -> str | None:
+    """The deployment named by the run's ``deployment:NAME`` tag, if it has one."""
+    for tag in run.tags:
+        if tag.startswith(DEPLOYMENT_TAG):
+            return tag.removeprefix(DEPLOYMENT_TAG)
+    return None
+
+
 def run_summary(run: RunRecord) -> RunSummary:
     return RunSummary(
         run_id=run.run_id,
@@ -255,6 +351,18 @@ def run_summary(run: RunRecord) -> RunSummary:
         priority=run.priority,
         parent_run_id=run.parent_run_id,
         target=run.target,
+        deployment=deployment_of(run),
+    )
+
+
+def run_list_item(run: RunRecord, counts: StepCounts | None) -> RunListItem:
+    """The run as a row of the runs list, with its step counts (None: no steps yet)."""
+    counts = counts or StepCounts()
+    return RunListItem(
+        **run_summary(run).model_dump(),
+        steps_done=counts.done,
+        steps_failed=counts.failed,
+        steps_total=counts.total,
     )
 
 

@@ -39,6 +39,7 @@ class RunQuery:
     flow_name: str | None = None
     states: tuple[RunState, ...] = ()  # any of these
     tag: str | None = None  # runs carrying this tag
+    tags: tuple[str, ...] = ()  # and every one of these (e.g. "deployment:NAME")
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created at or before
     text: str | None = None  # in the run id, flow name or parameters (ASCII case ignored)
@@ -74,6 +75,8 @@ def matches(run: RunRecord, query: RunQuery) -> bool:
     if query.states and run.state not in query.states:
         return False
     if query.tag is not None and query.tag not in run.tags:
+        return False
+    if any(tag not in run.tags for tag in query.tags):
         return False
     if query.since is not None and run.created_at < query.since:
         return False
@@ -147,9 +150,10 @@ def _conditions(query: RunQuery, mark: str) -> tuple[list[str], list[Any]]:
     if query.states:
         conditions.append(f"state IN ({', '.join(['?'] * len(query.states))})")
         params.extend(str(state) for state in query.states)
-    if query.tag is not None:
-        conditions.append(WHERE_TAG)
-        params.append(like_pattern(json.dumps(query.tag)))
+    for tag in (query.tag, *query.tags):
+        if tag is not None:
+            conditions.append(WHERE_TAG)
+            params.append(like_pattern(json.dumps(tag)))
     if query.since is not None:
         conditions.append(WHERE_SINCE)
         params.append(rows.micros(query.since))

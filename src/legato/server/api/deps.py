@@ -11,14 +11,34 @@ from legato.server.errors import ERROR_RESPONSES
 from legato.store import base
 from legato.store.deployments import DeploymentStore
 from legato.store.run_search import RunSearchStore
+from legato.store.step_counts import StepCountStore
 from legato.store.tokens import TokenStore
 
 
-class ServerStore(base.Store, DeploymentStore, RunSearchStore, TokenStore, Protocol):
+class ServerStore(
+    base.Store, DeploymentStore, RunSearchStore, StepCountStore, TokenStore, Protocol
+):
     """What the server needs of a store; every backend (memory, SQLite, PostgreSQL) is one."""
 
 
-ERRORS: dict[int | str, dict[str, Any]] = ERROR_RESPONSES
+Responses = dict[int | str, dict[str, Any]]
+
+ERRORS: Responses = ERROR_RESPONSES
+
+
+def documented(description: str) -> dict[str, Any]:
+    """An error answer (``{"error": {...}}``) for the OpenAPI document."""
+    from legato.server.schemas import ErrorBody
+
+    return {"model": ErrorBody, "description": description}
+
+
+# The answers of routes that name a run, and of those that change one.
+RUN_NOT_FOUND: Responses = {404: documented("No such run.")}
+RUN_CONFLICT: Responses = {
+    **RUN_NOT_FOUND,
+    409: documented("The run's state does not allow it (it ended, it is not failed...)."),
+}
 
 
 def get_store(request: Request) -> ServerStore:

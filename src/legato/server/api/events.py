@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from legato.server import actions
-from legato.server.api.deps import ERRORS, Operator, Store
+from legato.server.api.deps import ERRORS, RUN_CONFLICT, Operator, Store
 from legato.server.schemas import EventSent, SendEvent
 
 router = APIRouter(prefix="/events", tags=["events"], responses=ERRORS)
 
 
-@router.post("", status_code=201, response_model=EventSent)
+@router.post("", status_code=201, response_model=EventSent, responses=RUN_CONFLICT)
 def send_event(body: SendEvent, store: Store, caller: Operator) -> EventSent:
     """Store the event; runs waiting for its name (or only ``run_id``) are resumed by a
     worker, and a run that reaches its wait later still gets it."""

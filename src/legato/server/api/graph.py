@@ -6,14 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from legato.run_graph import build_graph, to_svg
-from legato.server.api.deps import ERRORS, Reader, Store
+from legato.server.api.deps import ERRORS, RUN_NOT_FOUND, Reader, Store
 from legato.server.api.runs import get_existing
 from legato.server.schemas import GraphOut, graph_out
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=ERRORS)
 
 
-@router.get("/{run_id}/graph", response_model=GraphOut)
+@router.get("/{run_id}/graph", response_model=GraphOut, responses=RUN_NOT_FOUND)
 def run_graph(run_id: str, store: Store, _: Reader) -> GraphOut:
     """The run's steps in layers (parallel steps side by side, maps folded), with the
     position of each node."""
@@ -24,7 +24,7 @@ def run_graph(run_id: str, store: Store, _: Reader) -> GraphOut:
 @router.get(
     "/{run_id}/graph.svg",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}},
+    responses={**RUN_NOT_FOUND, 200: {"content": {"image/svg+xml": {}}}},
 )
 def run_graph_svg(run_id: str, store: Store, _: Reader) -> Response:
     """The same graph drawn as SVG (nodes coloured by state; a child run's node links to

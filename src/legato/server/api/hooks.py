@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from legato.scheduler.webhooks import receive_webhook
-from legato.server.api.deps import ERRORS, Store
+from legato.server.api.deps import ERRORS, Responses, Store, documented
+from legato.server.schemas import HookFired
 
 router = APIRouter(tags=["webhooks"], responses=ERRORS)
 
@@ -22,7 +23,17 @@ CODES = {
 }
 
 
-@router.post("/hooks/{path:path}", status_code=202)
+ANSWERS: Responses = {
+    202: {"model": HookFired, "description": "The deployment's run was started."},
+    200: {"model": HookFired, "description": "The Idempotency-Key's run, started before."},
+    400: documented("The body is not a JSON document."),
+    401: documented("The signature is missing or does not match the body."),
+    404: documented("No deployment has this webhook."),
+    500: documented("The webhook's secret variable is not set where legato runs."),
+}
+
+
+@router.post("/hooks/{path:path}", status_code=202, response_model=HookFired, responses=ANSWERS)
 async def deliver(path: str, request: Request, store: Store) -> JSONResponse:
     """Start the deployment behind ``path`` with the JSON body as its trigger's payload:
     202 ``{"run_id"}``; 200 with the same run id for a repeated ``Idempotency-Key``."""

@@ -17,7 +17,15 @@ from legato.errors import InputError
 from legato.records import InputAnswer
 from legato.serialization import loads
 from legato.server import actions
-from legato.server.api.deps import ERRORS, Answerer, Reader, ServerStore, Store
+from legato.server.api.deps import (
+    ERRORS,
+    RUN_NOT_FOUND,
+    Answerer,
+    Reader,
+    ServerStore,
+    Store,
+    documented,
+)
 from legato.server.api.runs import get_existing
 from legato.server.auth import Principal
 from legato.server.errors import ApiError
@@ -25,6 +33,11 @@ from legato.server.schemas import Answered, Approve, InputOut, InputsOut, Reject
 from legato.states import StepState
 
 router = APIRouter(tags=["inputs"], responses=ERRORS)
+
+ANSWER_ERRORS = {
+    **RUN_NOT_FOUND,
+    409: documented("The input was answered already (naming who), or is not waiting."),
+}
 
 
 @router.get("/inputs", response_model=InputsOut)
@@ -49,7 +62,9 @@ def list_inputs(
     return InputsOut(inputs=inputs)
 
 
-@router.post("/runs/{run_id}/inputs/{name}/approve", response_model=Answered)
+@router.post(
+    "/runs/{run_id}/inputs/{name}/approve", response_model=Answered, responses=ANSWER_ERRORS
+)
 def approve(run_id: str, name: str, body: Approve, store: Store, caller: Answerer) -> Answered:
     """Answer the run's input ``name`` with ``input`` (checked against its schema)."""
     role = _allowed_role(store, run_id, name, caller)
@@ -57,7 +72,9 @@ def approve(run_id: str, name: str, body: Approve, store: Store, caller: Answere
     return _answered(answer)
 
 
-@router.post("/runs/{run_id}/inputs/{name}/reject", response_model=Answered)
+@router.post(
+    "/runs/{run_id}/inputs/{name}/reject", response_model=Answered, responses=ANSWER_ERRORS
+)
 def reject(run_id: str, name: str, body: Reject, store: Store, caller: Answerer) -> Answered:
     """Reject the run's input ``name``; the flow gets ``InputRejected`` with the reason."""
     role = _allowed_role(store, run_id, name, caller)

@@ -14,8 +14,19 @@ from fastapi.responses import StreamingResponse
 
 from legato.errors import RunNotFoundError
 from legato.records import RunFilter, RunRecord
+from legato.scheduler.deployments import deployment_tag
 from legato.server import actions
-from legato.server.api.deps import ERRORS, Operator, Reader, ServerStore, Store
+from legato.server.api.deployments import get_deployment
+from legato.server.api.deps import (
+    ERRORS,
+    RUN_CONFLICT,
+    RUN_NOT_FOUND,
+    Operator,
+    Reader,
+    ServerStore,
+    Store,
+    documented,
+)
 from legato.server.errors import ApiError
 from legato.server.schemas import (
     LogsOut,
@@ -28,7 +39,7 @@ from legato.server.schemas import (
     StartRun,
     log_out,
     run_detail,
-    run_summary,
+    run_list_item,
 )
 from legato.states import RunState
 from legato.store.rows import from_micros, micros
@@ -50,6 +61,9 @@ def list_runs(
         list[RunState] | None, Query(description="In any of these states (repeatable).")
     ] = None,
     tag: Annotated[str | None, Query(max_length=500, description="Carrying this tag.")] = None,
+    deployment: Annotated[
+        str | None, Query(max_length=200, description="Started by this deployment.")
+    ] = None,
     since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Created at or before (ISO 8601).")] = None,
     q: Annotated[
@@ -58,11 +72,13 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> RunPage:
-    """Runs, newest first, a page at a time: pass ``next_cursor`` back as ``cursor``."""
+    """Runs, newest first, a page at a time: pass ``next_cursor`` back as ``cursor``.
+    Each with its steps done (completed or skipped), failed and total so far."""
     query = RunQuery(
         flow_name=plain_text(flow, "flow"),
         states=tuple(state or ()),
         tag=plain_text(tag, "tag"),
+        tags=_deployment_tags(plain_text(deployment, "deployment")),
         since=_aware(since, "since"),
         until=_aware(until, "until"),
         text=plain_text(q, "q") or None,
@@ -72,10 +88,15 @@ def list_runs(
     found = store.search_runs(query)
     page = found[:limit]
     more = len(found) > limit
+    counts = store.step_counts([run.run_id for run in page])  # one read for the page
     return RunPage(
-        runs=[run_summary(run) for run in page],
+        runs=[run_list_item(run, counts.get(run.run_id)) for run in page],
         next_cursor=encode_cursor(page[-1]) if more else None,
     )
+
+
+def _deployment_tags(deployment: str | None) -> tuple[str, ...]:
+    return () if deployment is None else (deployment_tag(deployment),)
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -132,7 +153,7 @@ def plain_text(value: str | None, name: str) -> str | None:
     return value
 
 
-@router.get("/{run_id}", response_model=RunDetail)
+@router.get("/{run_id}", response_model=RunDetail, responses=RUN_NOT_FOUND)
 def show_run(run_id: str, store: Store, _: Reader) -> RunDetail:
     """The run with its steps, child runs and history; values as JSON objects."""
     run = get_existing(store, run_id)
@@ -145,7 +166,14 @@ def show_run(run_id: str, store: Store, _: Reader) -> RunDetail:
     )
 
 
-@router.get("/{run_id}/logs", response_model=LogsOut)
+@router.get(
+    "/{run_id}/logs",
+    response_model=LogsOut,
+    responses={
+        **RUN_NOT_FOUND,
+        200: {"content": {"text/event-stream": {}}, "description": "With follow=1: SSE."},
+    },
+)
 def run_logs(
     request: Request,
     run_id: str,
@@ -189,9 +217,19 @@ def follow_logs(store: ServerStore, run_id: str, step: str | None, *, poll: floa
         time.sleep(poll)
 
 
-@router.post("", status_code=201, response_model=Started)
+@router.post(
+    "",
+    status_code=201,
+    response_model=Started,
+    responses={
+        200: {"model": Started, "description": "The run the Idempotency-Key named already."},
+        404: documented("No such deployment."),
+        409: documented("The Idempotency-Key names a run with other parameters."),
+    },
+)
 def start_run(
     body: StartRun,
+    request: Request,
     response: Response,
     store: Store,
     caller: Operator,
@@ -200,27 +238,47 @@ def start_run(
         Header(max_length=500, description="Sending the same key again returns that run."),
     ] = None,
 ) -> Started:
-    """Submit a run of ``target`` for a worker (201); with an ``Idempotency-Key`` that
-    names a run already, that run (200)."""
-    run, created = actions.start_run(
-        store,
-        target=body.target,
-        params=body.params,
-        queue=body.queue,
-        priority=body.priority,
-        idempotency_key=idempotency_key,
-        actor=caller.name,
-    )
+    """Submit a run of ``target``, or of ``deployment`` (its flow and parameters, ``params``
+    overriding them), for a worker (201); with an ``Idempotency-Key`` that names a run
+    already, that run (200)."""
+    if body.deployment is not None:
+        run, created = actions.run_deployment(
+            store,
+            get_deployment(store, body.deployment),
+            params=body.params,
+            queue=body.queue,
+            priority=body.priority,
+            idempotency_key=idempotency_key,
+            now=request.app.state.clock(),
+            actor=caller.name,
+        )
+    else:
+        run, created = _start_target(store, body, idempotency_key, caller.name)
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/runs/{run.run_id}"
     return Started(run_id=run.run_id, created=created)
 
 
+def _start_target(
+    store: ServerStore, body: StartRun, idempotency_key: str | None, actor: str
+) -> tuple[RunRecord, bool]:
+    assert body.target is not None  # StartRun checks it has a target or a deployment
+    return actions.start_run(
+        store,
+        target=body.target,
+        params=body.params,
+        queue=body.queue,
+        priority=body.priority,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+
+
 NoBody = Annotated[Reason | None, Body()]
 
 
-@router.post("/{run_id}/cancel", response_model=RunStateOut)
+@router.post("/{run_id}/cancel", response_model=RunStateOut, responses=RUN_CONFLICT)
 def cancel_run(run_id: str, store: Store, caller: Operator, body: NoBody = None) -> RunStateOut:
     """Cancel the run (its running child runs first)."""
     get_existing(store, run_id)
@@ -228,7 +286,7 @@ def cancel_run(run_id: str, store: Store, caller: Operator, body: NoBody = None)
     return RunStateOut(run_id=run.run_id, state=run.state.value)
 
 
-@router.post("/{run_id}/pause", response_model=RunStateOut)
+@router.post("/{run_id}/pause", response_model=RunStateOut, responses=RUN_CONFLICT)
 def pause_run(run_id: str, store: Store, caller: Operator, body: NoBody = None) -> RunStateOut:
     """Pause the run: at once if pending or waiting, at its next step if running."""
     get_existing(store, run_id)
@@ -236,7 +294,7 @@ def pause_run(run_id: str, store: Store, caller: Operator, body: NoBody = None) 
     return RunStateOut(run_id=run.run_id, state=run.state.value)
 
 
-@router.post("/{run_id}/unpause", response_model=RunStateOut)
+@router.post("/{run_id}/unpause", response_model=RunStateOut, responses=RUN_CONFLICT)
 def unpause_run(run_id: str, store: Store, caller: Operator, body: NoBody = None) -> RunStateOut:
     """Put a paused run back in its queue; a worker resumes it by replay."""
     get_existing(store, run_id)
@@ -244,7 +302,7 @@ def unpause_run(run_id: str, store: Store, caller: Operator, body: NoBody = None
     return RunStateOut(run_id=run.run_id, state=run.state.value)
 
 
-@router.post("/{run_id}/retry", response_model=RunStateOut)
+@router.post("/{run_id}/retry", response_model=RunStateOut, responses=RUN_CONFLICT)
 def retry_run(
     run_id: str, store: Store, caller: Operator, body: Annotated[Retry | None, Body()] = None
 ) -> RunStateOut:
