@@ -8,7 +8,11 @@ tick first takes or renews the scheduler lease, so one fires and the others stan
 transaction that submits their run, so a takeover never fires anything twice.
 
 Schedules: the fire times since the deployment's ``scheduled_until`` (its creation at
-first) are due. Those not older than ``misfire_grace`` fire; older ones were missed
+first) are due. ``run`` keeps them on time between rounds: each round remembers every
+deployment's next fire time (a heap), and between rounds the loop wakes every
+``event_poll`` seconds to fire what fell due since and the events sent since (from the
+deployments of the last round: changes to deployments are seen within ``interval``).
+Those not older than ``misfire_grace`` fire; older ones were missed
 (no scheduler ran) and follow ``catchup``: ``skip`` none, ``one`` the latest, ``all`` the
 latest ``catchup_limit``. Overlap: ``skip`` fires nothing while a run of the deployment
 is still going, ``cancel`` cancels it first, ``queue`` lets the store's concurrency
@@ -17,18 +21,27 @@ limit on the deployment's tag run them one after the other, ``allow`` does nothi
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from legato.clock import utcnow
 from legato.errors import LegatoError, RunStateError
-from legato.records import DeploymentRecord, EventRecord, FireRecord, RunFilter, SchedulerLease
+from legato.records import (
+    DeploymentRecord,
+    EventRecord,
+    FireRecord,
+    RunFilter,
+    SchedulerLease,
+    SentEvent,
+)
 from legato.scheduler.cron import Cron, Every
 from legato.scheduler.deployments import triggers_of
 from legato.scheduler.firing import start_run
@@ -55,6 +68,7 @@ class Scheduler:
         lease: timedelta = timedelta(seconds=10),
         misfire_grace: timedelta = timedelta(seconds=30),
         interval: float = 0.5,
+        event_poll: float = 0.01,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -62,7 +76,16 @@ class Scheduler:
         self.lease = lease
         self.misfire_grace = misfire_grace
         self.interval = interval
+        self.event_poll = event_poll
         self.active = False
+        self._parsed: dict[str, tuple[str, list[Trigger]]] = {}  # name: (JSON, triggers)
+        self._next: dict[str, tuple[datetime, str, datetime | None]] = {}  # since, JSON, due
+        self._advanced: dict[str, tuple[datetime | None, datetime]] = {}  # stored, until
+        # What the last round saw, for the quick rounds between rounds (``run``).
+        self._round: dict[str, DeploymentRecord] = {}
+        self._due: list[tuple[datetime, str]] = []  # heap of next fire times
+        self._cursor = 0  # events looked at, up to this id
+        self._recheck_from: int | None = None  # events looked at by quick rounds since
 
     def tick(self, now: datetime | None = None) -> list[FireRecord]:
         """One round: take the lease, then fire what is due. The fires recorded (an
@@ -84,19 +107,59 @@ class Scheduler:
             mine = triggers[deployment.name]
             fired += self._schedules(deployment, mine, now)
             fired += self._after(deployment, mine, now)
-        fired += self._events(deployments, triggers, held, now)
+        fired += self._round_events(deployments, triggers, held, now)
+        self._round = {d.name: d for d in deployments}
+        self._due = [(due, d.name) for d in deployments if (due := self._next_due(d)) is not None]
+        heapq.heapify(self._due)
         return fired
+
+    def quick_tick(self, now: datetime | None = None) -> list[FireRecord]:
+        """Between rounds: fire the schedules that fell due and the events sent since the
+        last look, for the deployments of the last round (nothing while standing by).
+        The fires recorded."""
+        if not self.active:
+            return []
+        now = now or self.clock()
+        fired: list[FireRecord] = []
+        while self._due and self._due[0][0] <= now:
+            _, name = heapq.heappop(self._due)
+            deployment = self._round[name]
+            fired += self._schedules(deployment, self._triggers(deployment), now)
+            due = self._next_due(deployment)
+            if due is not None:
+                heapq.heappush(self._due, (due, name))
+        sent = self.store.sent_events_after(self._cursor)
+        if sent:
+            if self._recheck_from is None:
+                self._recheck_from = self._cursor
+            deployments = list(self._round.values())
+            triggers = {d.name: self._triggers(d) for d in deployments}
+            fired += self._events(sent, deployments, triggers, now)
+        return fired
+
+    def next_wake(self, now: datetime) -> float:
+        """Seconds until ``run`` should look again: the next fire time of the last
+        round's deployments, at most ``event_poll``."""
+        if not self._due:
+            return self.event_poll
+        return max(0.0, min(self.event_poll, (self._due[0][0] - now).total_seconds()))
 
     def run(self, stop: threading.Event) -> None:
         """Tick every ``interval`` seconds until ``stop`` is set; then give the lease
         up so a standby takes over at once."""
         try:
+            next_round = 0.0
             while not stop.is_set():
                 try:
-                    self.tick()
+                    if time.monotonic() >= next_round:
+                        next_round = time.monotonic() + self.interval
+                        self.tick()
+                    else:
+                        self.quick_tick()
                 except LegatoError as exc:
                     log.error("scheduler tick failed: %s", exc)
-                stop.wait(self.interval)
+                wait = self.next_wake(self.clock())
+                stop.wait(min(wait, max(0.0, next_round - time.monotonic())))
         finally:
             if self.active:
                 self.store.release_scheduler_lease(self.holder)
@@ -105,11 +168,40 @@ class Scheduler:
     # -- triggers ---------------------------------------------------------------------
 
     def _triggers(self, deployment: DeploymentRecord) -> list[Trigger]:
+        """The deployment's triggers, parsed once per version of their JSON."""
+        cached = self._parsed.get(deployment.name)
+        if cached is not None and cached[0] == deployment.triggers:
+            return cached[1]
         try:
-            return triggers_of(deployment)
+            parsed = triggers_of(deployment)
         except (LegatoError, KeyError, ValueError) as exc:
             log.error("deployment %s: its triggers cannot be read: %s", deployment.name, exc)
-            return []
+            parsed = []
+        self._parsed[deployment.name] = (deployment.triggers, parsed)
+        return parsed
+
+    def _since(self, deployment: DeploymentRecord) -> datetime:
+        """Where the deployment's schedules were evaluated up to: its stored
+        ``scheduled_until``, or what this scheduler advanced it to since it was read."""
+        stored = deployment.scheduled_until
+        advanced = self._advanced.get(deployment.name)
+        if advanced is not None and advanced[0] == stored:
+            return advanced[1]
+        return stored or deployment.created_at
+
+    def _next_due(self, deployment: DeploymentRecord) -> datetime | None:
+        """The deployment's next schedule fire time after ``_since`` (None without a
+        schedule), computed once per ``since`` and triggers."""
+        since = self._since(deployment)
+        cached = self._next.get(deployment.name)
+        if cached is not None and cached[0] == since and cached[1] == deployment.triggers:
+            return cached[2]
+        times = [
+            t.next_after(since) for t in self._triggers(deployment) if isinstance(t, Cron | Every)
+        ]
+        due = min(times) if times else None
+        self._next[deployment.name] = (since, deployment.triggers, due)
+        return due
 
     def _schedules(
         self, deployment: DeploymentRecord, triggers: Sequence[Trigger], now: datetime
@@ -117,7 +209,10 @@ class Scheduler:
         schedules = [t for t in triggers if isinstance(t, Cron | Every)]
         if not schedules:
             return []
-        since = (deployment.scheduled_until or deployment.created_at) + timedelta(microseconds=1)
+        due_next = self._next_due(deployment)
+        if due_next is None or due_next > now:
+            return []
+        since = self._since(deployment) + timedelta(microseconds=1)
         kinds: dict[datetime, str] = {}
         for schedule in schedules:
             kind = "cron" if isinstance(schedule, Cron) else "interval"
@@ -139,6 +234,7 @@ class Scheduler:
             if fire is not None:
                 fired.append(fire)
         self.store.advance_schedule(deployment.name, until=due[-1])
+        self._advanced[deployment.name] = (deployment.scheduled_until, due[-1])
         return fired
 
     def _chosen(
@@ -202,16 +298,50 @@ class Scheduler:
                     fired.append(fire)
         return fired
 
-    def _events(
+    def _round_events(
         self,
         deployments: Sequence[DeploymentRecord],
         triggers: dict[str, list[Trigger]],
         held: SchedulerLease,
         now: datetime,
     ) -> list[FireRecord]:
-        sent = self.store.sent_events_after(held.event_cursor)
-        if not sent:
-            return []
+        """A round's events: those after the stored cursor; and the events quick rounds
+        looked at since the last round again, for the deployments that round did not
+        know (created or changed since; the fire keys make a second look harmless)."""
+        cursor = held.event_cursor
+        recheck = self._recheck_from
+        self._recheck_from = None
+        fired = []
+        if recheck is not None and recheck < cursor:
+            known = self._round
+            new = [
+                d
+                for d in deployments
+                if d.name not in known or known[d.name].updated_at != d.updated_at
+            ]
+            while new and (again := self.store.sent_events_after(recheck)):
+                again = [e for e in again if (e.id or 0) <= cursor]
+                if not again:
+                    break
+                fired += self._events(again, new, triggers, now, advance=False)
+                recheck = again[-1].id or cursor
+        self._cursor = cursor
+        sent = self.store.sent_events_after(cursor)
+        if sent:
+            fired += self._events(sent, deployments, triggers, now)
+        return fired
+
+    def _events(
+        self,
+        sent: Sequence[SentEvent],
+        deployments: Sequence[DeploymentRecord],
+        triggers: dict[str, list[Trigger]],
+        now: datetime,
+        *,
+        advance: bool = True,
+    ) -> list[FireRecord]:
+        """Fire the deployments listening for ``sent``; with ``advance``, move the
+        stored event cursor past them."""
         listening = [
             (d, [t for t in triggers[d.name] if isinstance(t, OnEvent)]) for d in deployments
         ]
@@ -238,7 +368,9 @@ class Scheduler:
                     )
                     if fire is not None:
                         fired.append(fire)
-        self.store.set_event_cursor(self.holder, sent[-1].id or held.event_cursor)
+        if advance:
+            self._cursor = sent[-1].id or self._cursor
+            self.store.set_event_cursor(self.holder, self._cursor)
         return fired
 
     # -- firing -----------------------------------------------------------------------
