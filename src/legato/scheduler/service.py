@@ -12,6 +12,8 @@ first) are due. ``run`` keeps them on time between rounds: each round remembers 
 deployment's next fire time (a heap), and between rounds the loop wakes every
 ``event_poll`` seconds to fire what fell due since and the events sent since (from the
 deployments of the last round: changes to deployments are seen within ``interval``).
+The deployments are read on a thread of its own, so that reading thousands of them
+does not hold fires up.
 Those not older than ``misfire_grace`` fire; older ones were missed
 (no scheduler ran) and follow ``catchup``: ``skip`` none, ``one`` the latest, ``all`` the
 latest ``catchup_limit``. Overlap: ``skip`` fires nothing while a run of the deployment
@@ -27,7 +29,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,9 +88,13 @@ class Scheduler:
         self._cursor = 0  # events looked at, up to this id
         self._recheck_from: int | None = None  # events looked at by quick rounds since
 
-    def tick(self, now: datetime | None = None) -> list[FireRecord]:
+    def tick(
+        self, now: datetime | None = None, *, listing: Sequence[DeploymentRecord] | None = None
+    ) -> list[FireRecord]:
         """One round: take the lease, then fire what is due. The fires recorded (an
-        empty list while another scheduler holds the lease)."""
+        empty list while another scheduler holds the lease). ``listing``: the
+        deployments as read just before (``run`` reads them on a thread of its own, so
+        that reading thousands does not hold fires up); read here when None."""
         now = now or self.clock()
         held = self.store.acquire_scheduler_lease(self.holder, ttl=self.lease, now=now)
         if held is None:
@@ -100,12 +105,16 @@ class Scheduler:
         if not self.active:
             log.info("scheduler %s is active", self.holder)
         self.active = True
-        deployments = [d for d in self.store.list_deployments() if not d.paused]
+        if listing is None:
+            listing = self.store.list_deployments()
+        deployments = [d for d in listing if not d.paused]
         fired: list[FireRecord] = []
         triggers = {d.name: self._triggers(d) for d in deployments}
         for deployment in deployments:
             mine = triggers[deployment.name]
-            fired += self._schedules(deployment, mine, now)
+            due = self._next_due(deployment)
+            if due is not None and due <= now:
+                fired += self._schedules(deployment, mine, now)
             fired += self._after(deployment, mine, now)
         fired += self._round_events(deployments, triggers, held, now)
         self._round = {d.name: d for d in deployments}
@@ -145,22 +154,24 @@ class Scheduler:
         return max(0.0, min(self.event_poll, (self._due[0][0] - now).total_seconds()))
 
     def run(self, stop: threading.Event) -> None:
-        """Tick every ``interval`` seconds until ``stop`` is set; then give the lease
-        up so a standby takes over at once."""
+        """A round each time a thread of its own has read the deployments (every
+        ``interval`` seconds), quick rounds in between (``next_wake``), until ``stop``
+        is set; then give the lease up so a standby takes over at once."""
+        lister = _Lister(self.store, self.interval, stop)
+        lister.start()
         try:
-            next_round = 0.0
             while not stop.is_set():
                 try:
-                    if time.monotonic() >= next_round:
-                        next_round = time.monotonic() + self.interval
-                        self.tick()
+                    listing = lister.take()
+                    if listing is not None:
+                        self.tick(listing=listing)
                     else:
                         self.quick_tick()
                 except LegatoError as exc:
                     log.error("scheduler tick failed: %s", exc)
-                wait = self.next_wake(self.clock())
-                stop.wait(min(wait, max(0.0, next_round - time.monotonic())))
+                lister.ready.wait(self.next_wake(self.clock()))
         finally:
+            lister.join()
             if self.active:
                 self.store.release_scheduler_lease(self.holder)
                 self.active = False
@@ -433,6 +444,39 @@ class Scheduler:
             except RunStateError:
                 pass  # it ended meanwhile
         return True
+
+
+class _Lister(threading.Thread):
+    """Reads the deployments every ``interval`` seconds until ``stop``; ``take`` hands
+    the newest listing over once, and ``ready`` is set while one waits."""
+
+    def __init__(self, store: SchedulingStore, interval: float, stop: threading.Event) -> None:
+        super().__init__(name="legato-scheduler-lister", daemon=True)
+        self.store = store
+        self.interval = interval
+        self.stop = stop
+        self.ready = threading.Event()
+        self._listing: list[DeploymentRecord] | None = None
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                listing = self.store.list_deployments()
+            except LegatoError as exc:
+                log.error("scheduler: the deployments cannot be read: %s", exc)
+            else:
+                with self._lock:
+                    self._listing = listing
+                self.ready.set()
+            self.stop.wait(self.interval)
+        self.ready.set()
+
+    def take(self) -> list[DeploymentRecord] | None:
+        with self._lock:
+            listing, self._listing = self._listing, None
+        self.ready.clear()
+        return listing
 
 
 def schedule_key(at: datetime) -> str:
