@@ -13,10 +13,12 @@ asserts nothing:
 - file -> first step: ``FileArrivals`` + ``start_run`` + a worker, IN-PROCESS (the
   scheduler does not drive file sources yet in this branch); each file is written under
   a hidden name and renamed into the watched folder;
-- scale: 1,000 and 10,000 ``Every`` deployments (60 s + i ms: fires spread over the minute), the
-  ``Scheduler`` IN-PROCESS on a real clock without a worker (the figure is the
-  scheduler's alone): tick duration p50/max, and lateness p99 (end of the tick that
-  recorded the fire minus its scheduled time: an upper bound).
+- scale: 1,000 and 10,000 ``Every`` deployments (60 s + i ms: fires spread over the
+  minute), the ``Scheduler.run`` loop IN-PROCESS on a real clock without a worker (the
+  figure is the scheduler's alone): round durations (the first, which parses every
+  deployment, apart) and lateness p50/p99 (end of the round or quick round that
+  recorded the fire minus its scheduled time: an upper bound); fires due before the
+  loop started (while the deployments were being saved) are left out.
 
 ``LEGATO_BENCH_N`` changes the 200; ``LEGATO_BENCH_SCALE_S`` the seconds per scale run;
 ``LEGATO_BENCH_PARTS`` (``up,files,scale``) which parts run; arguments ``sqlite`` or
@@ -287,27 +289,31 @@ def bench_scale(url: str, label: str, count: int) -> None:
     late: list[float] = []
 
     def timed(real: Callable[..., Any], durations: list[float] | None) -> Callable[..., Any]:
-        def tick(at: datetime | None = None) -> Any:
+        def tick(at: datetime | None = None, **options: Any) -> Any:
             began = time.perf_counter()
-            fires = real(at)
+            fires = real(at, **options)
             ended = now()
             if durations is not None:
                 durations.append(time.perf_counter() - began)
-            late.extend((ended - fire.fired_at).total_seconds() for fire in fires)
+            late.extend(
+                (ended - fire.fired_at).total_seconds() for fire in fires if fire.fired_at >= begun
+            )
             return fires
 
         return tick
 
     scheduler.tick = timed(scheduler.tick, ticks)  # type: ignore[method-assign]
     scheduler.quick_tick = timed(scheduler.quick_tick, None)  # type: ignore[method-assign]
+    begun = now()  # fires due before (while the deployments were saved) are not counted
     stop = threading.Event()
     timer = threading.Timer(SCALE_SECONDS, stop.set)
     timer.start()
     scheduler.run(stop)
-    ms = [t * 1e3 for t in ticks]
+    first, ms = ticks[0] * 1e3, [t * 1e3 for t in ticks[1:]]
     print(
         f"scale {count:,} Every(60 s + i ms)/{label}: {len(ticks)} rounds in {SCALE_SECONDS:.0f} s, "
-        f"round p50 {statistics.median(ms):.1f} ms, max {max(ms):.1f} ms; "
+        f"first round {first:.0f} ms, then p50 {statistics.median(ms):.1f} ms, "
+        f"max {max(ms):.1f} ms; "
         f"{len(late)} fires, lateness p50 {statistics.median(late) * 1e3:.0f} ms, "
         f"p99 {pct(late, 0.99) * 1e3:.0f} ms   (goal: lateness p99 < 100 ms at 10,000)"
         if late

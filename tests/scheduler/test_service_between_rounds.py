@@ -90,3 +90,15 @@ def test_a_standby_scheduler_fires_nothing_between_rounds(store):
     store.send_event(SentEvent(name="ping", payload="{}", sent_at=at(13)))
     assert standby.quick_tick(at(21)) == []
     assert [f.kind for f in active.quick_tick(at(21))] == ["interval", "event"]
+
+
+def test_a_deployment_paused_over_its_fire_time_fires_again_once_resumed(store):
+    deploy(report, name="p", triggers=[Every("10s")], store=store, now=T0)
+    scheduler = Scheduler(store, misfire_grace=timedelta(seconds=5))
+    assert scheduler.tick(at(1)) == []  # due at 08:59:40
+    store.set_deployment_paused("p", paused=True, now=at(2))
+    assert scheduler.tick(at(3)) == [] and scheduler.quick_tick(at(11)) == []
+    assert scheduler.tick(at(12)) == []
+    store.set_deployment_paused("p", paused=False, now=at(13))
+    fired = scheduler.tick(at(14)) + scheduler.quick_tick(at(21))
+    assert [f.fired_at for f in fired] == [at(20)]

@@ -85,6 +85,8 @@ class Scheduler:
         # What the last round saw, for the quick rounds between rounds (``run``).
         self._round: dict[str, DeploymentRecord] = {}
         self._due: list[tuple[datetime, str]] = []  # heap of next fire times
+        self._queued: dict[str, datetime] = {}  # the live entry of each name in the heap
+        self._listening: list[DeploymentRecord] = []  # with an event or After trigger
         self._cursor = 0  # events looked at, up to this id
         self._recheck_from: int | None = None  # events looked at by quick rounds since
 
@@ -108,18 +110,20 @@ class Scheduler:
         if listing is None:
             listing = self.store.list_deployments()
         deployments = [d for d in listing if not d.paused]
-        fired: list[FireRecord] = []
-        triggers = {d.name: self._triggers(d) for d in deployments}
+        previous, self._round = self._round, {d.name: d for d in deployments}
+        for gone in previous.keys() - self._round.keys():
+            self._queued.pop(gone, None)
         for deployment in deployments:
-            mine = triggers[deployment.name]
-            due = self._next_due(deployment)
-            if due is not None and due <= now:
-                fired += self._schedules(deployment, mine, now)
-            fired += self._after(deployment, mine, now)
-        fired += self._round_events(deployments, triggers, held, now)
-        self._round = {d.name: d for d in deployments}
-        self._due = [(due, d.name) for d in deployments if (due := self._next_due(d)) is not None]
-        heapq.heapify(self._due)
+            if _changed(previous.get(deployment.name), deployment):
+                self._queue(deployment)
+        self._listening = [
+            d for d in deployments if any(isinstance(t, OnEvent | After) for t in self._triggers(d))
+        ]
+        triggers = {d.name: self._triggers(d) for d in self._listening}
+        fired = self._fire_due(now)
+        for deployment in self._listening:
+            fired += self._after(deployment, triggers[deployment.name], now)
+        fired += self._round_events(previous, triggers, held, now)
         return fired
 
     def quick_tick(self, now: datetime | None = None) -> list[FireRecord]:
@@ -129,21 +133,38 @@ class Scheduler:
         if not self.active:
             return []
         now = now or self.clock()
-        fired: list[FireRecord] = []
-        while self._due and self._due[0][0] <= now:
-            _, name = heapq.heappop(self._due)
-            deployment = self._round[name]
-            fired += self._schedules(deployment, self._triggers(deployment), now)
-            due = self._next_due(deployment)
-            if due is not None:
-                heapq.heappush(self._due, (due, name))
+        fired = self._fire_due(now)
         sent = self.store.sent_events_after(self._cursor)
         if sent:
             if self._recheck_from is None:
                 self._recheck_from = self._cursor
-            deployments = list(self._round.values())
-            triggers = {d.name: self._triggers(d) for d in deployments}
-            fired += self._events(sent, deployments, triggers, now)
+            triggers = {d.name: self._triggers(d) for d in self._listening}
+            fired += self._events(sent, self._listening, triggers, now)
+        return fired
+
+    def _queue(self, deployment: DeploymentRecord) -> None:
+        """Put the deployment's next schedule fire time in the heap (replacing the one
+        there: stale entries are skipped when they come up)."""
+        due = self._next_due(deployment)
+        if due is None:
+            self._queued.pop(deployment.name, None)
+        elif self._queued.get(deployment.name) != due:
+            self._queued[deployment.name] = due
+            heapq.heappush(self._due, (due, deployment.name))
+
+    def _fire_due(self, now: datetime) -> list[FireRecord]:
+        """Fire the schedules of the last round's deployments due by ``now``."""
+        fired: list[FireRecord] = []
+        while self._due and self._due[0][0] <= now:
+            due, name = heapq.heappop(self._due)
+            if self._queued.get(name) != due:
+                continue  # moved since it was queued
+            del self._queued[name]
+            deployment = self._round.get(name)
+            if deployment is None:
+                continue  # deleted or paused since
+            fired += self._schedules(deployment, self._triggers(deployment), now)
+            self._queue(deployment)
         return fired
 
     def next_wake(self, now: datetime) -> float:
@@ -311,7 +332,7 @@ class Scheduler:
 
     def _round_events(
         self,
-        deployments: Sequence[DeploymentRecord],
+        known: dict[str, DeploymentRecord],
         triggers: dict[str, list[Trigger]],
         held: SchedulerLease,
         now: datetime,
@@ -324,10 +345,9 @@ class Scheduler:
         self._recheck_from = None
         fired = []
         if recheck is not None and recheck < cursor:
-            known = self._round
             new = [
                 d
-                for d in deployments
+                for d in self._listening
                 if d.name not in known or known[d.name].updated_at != d.updated_at
             ]
             while new and (again := self.store.sent_events_after(recheck)):
@@ -339,7 +359,7 @@ class Scheduler:
         self._cursor = cursor
         sent = self.store.sent_events_after(cursor)
         if sent:
-            fired += self._events(sent, deployments, triggers, now)
+            fired += self._events(sent, self._listening, triggers, now)
         return fired
 
     def _events(
@@ -477,6 +497,17 @@ class _Lister(threading.Thread):
             listing, self._listing = self._listing, None
         self.ready.clear()
         return listing
+
+
+def _changed(old: DeploymentRecord | None, new: DeploymentRecord) -> bool:
+    """Whether a round's deployment differs from the last round's in what schedules it."""
+    return (
+        old is None
+        or old.updated_at != new.updated_at
+        or old.scheduled_until != new.scheduled_until
+        or old.triggers != new.triggers
+        or old.created_at != new.created_at
+    )
 
 
 def schedule_key(at: datetime) -> str:
