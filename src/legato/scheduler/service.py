@@ -1,24 +1,26 @@
 """The scheduler service: fires deployments' schedules, events and run completions.
 
 ``Scheduler(store, clock).tick(now)`` does one round and returns the fires it recorded;
-``run(stop)`` is a short loop around it. Several schedulers may share a store: each
+``run(stop)`` is the loop around it (see Timing). Several schedulers may share a store: each
 tick first takes or renews the scheduler lease, so one fires and the others stand by
 (``active`` False), taking over once the active one's lease expires. Fires are keyed
 (``schedule:<time>``, ``event:<id>``, ``after:<run id>``) and recorded in the
 transaction that submits their run, so a takeover never fires anything twice.
 
 Schedules: the fire times since the deployment's ``scheduled_until`` (its creation at
-first) are due. ``run`` keeps them on time between rounds: each round remembers every
-deployment's next fire time (a heap), and between rounds the loop wakes every
-``event_poll`` seconds to fire what fell due since and the events sent since (from the
-deployments of the last round: changes to deployments are seen within ``interval``).
-The deployments are read on a thread of its own, so that reading thousands of them
-does not hold fires up, at most a fifth of the time.
-Those not older than ``misfire_grace`` fire; older ones were missed
+first) are due. Those not older than ``misfire_grace`` fire; older ones were missed
 (no scheduler ran) and follow ``catchup``: ``skip`` none, ``one`` the latest, ``all`` the
 latest ``catchup_limit``. Overlap: ``skip`` fires nothing while a run of the deployment
 is still going, ``cancel`` cancels it first, ``queue`` lets the store's concurrency
 limit on the deployment's tag run them one after the other, ``allow`` does nothing.
+
+Timing: ``run`` reads the deployments on a thread of its own (every ``interval``, or five
+times as long as a read takes, so that reading thousands neither holds fires up nor
+takes more than a fifth of the time), and each round remembers every deployment's next
+fire time in a heap. Between rounds the loop wakes at the next fire time and every
+``event_poll`` seconds, and fires what fell due and the events sent since, for the
+deployments of the last round: a deployment created, changed, paused or deleted is
+seen by the next round.
 """
 
 from __future__ import annotations
@@ -114,7 +116,8 @@ class Scheduler:
         deployments = [d for d in listing if not d.paused]
         previous, self._round = self._round, {d.name: d for d in deployments}
         for gone in previous.keys() - self._round.keys():
-            self._queued.pop(gone, None)
+            for cache in (self._queued, self._parsed, self._listens_to, self._next):
+                cache.pop(gone, None)
         for deployment in deployments:
             if _changed(previous.get(deployment.name), deployment):
                 self._queue(deployment)
