@@ -28,3 +28,9 @@ def parked(x: int = 0) -> int:
 
     answer = legato.wait_for_input("approval")
     return after_approval(answer["x"])
+
+
+@flow
+def triggered(x: int = 0) -> int:
+    """Started by the trigger benchmark's deployments; its first step is ``step``."""
+    return step(x)

@@ -1,7 +1,7 @@
 """The scheduler service: fires deployments' schedules, events and run completions.
 
 ``Scheduler(store, clock).tick(now)`` does one round and returns the fires it recorded;
-``run(stop)`` is a short loop around it. Several schedulers may share a store: each
+``run(stop)`` is the loop around it (see Timing). Several schedulers may share a store: each
 tick first takes or renews the scheduler lease, so one fires and the others stand by
 (``active`` False), taking over once the active one's lease expires. Fires are keyed
 (``schedule:<time>``, ``event:<id>``, ``after:<run id>``) and recorded in the
@@ -18,22 +18,39 @@ first) are due. Those not older than ``misfire_grace`` fire; older ones were mis
 latest ``catchup_limit``. Overlap: ``skip`` fires nothing while a run of the deployment
 is still going, ``cancel`` cancels it first, ``queue`` lets the store's concurrency
 limit on the deployment's tag run them one after the other, ``allow`` does nothing.
+
+Timing: ``run`` reads the deployments on a thread of its own (every ``interval``, or five
+times as long as a read takes, so that reading thousands neither holds fires up nor
+takes more than a fifth of the time), and each round remembers every deployment's next
+fire time in a heap. Between rounds the loop wakes at the next fire time and every
+``event_poll`` seconds, and fires what fell due and the events sent since, for the
+deployments of the last round: a deployment created, changed, paused or deleted is
+seen by the next round.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from legato.clock import utcnow
 from legato.errors import LegatoError, RunStateError
-from legato.records import DeploymentRecord, EventRecord, FireRecord, RunFilter, SchedulerLease
+from legato.records import (
+    DeploymentRecord,
+    EventRecord,
+    FireRecord,
+    RunFilter,
+    SchedulerLease,
+    SentEvent,
+)
 from legato.scheduler.cron import Cron, Every
 from legato.scheduler.deployments import triggers_of
 from legato.scheduler.firing import start_run
@@ -63,6 +80,7 @@ class Scheduler:
         misfire_grace: timedelta = timedelta(seconds=30),
         interval: float = 0.5,
         board: StatusBoard | None = None,
+        event_poll: float = 0.01,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -70,13 +88,29 @@ class Scheduler:
         self.lease = lease
         self.misfire_grace = misfire_grace
         self.interval = interval
+        self.event_poll = event_poll
         self.active = False
         self.sources = SourcePool(store, by=f"scheduler {self.holder}", clock=clock)
         self.board = board
+        self._parsed: dict[str, tuple[str, list[Trigger]]] = {}  # name: (JSON, triggers)
+        self._listens_to: dict[str, tuple[str, bool]] = {}  # name: (JSON, event or After)
+        self._next: dict[str, tuple[datetime, str, datetime | None]] = {}  # since, JSON, due
+        self._advanced: dict[str, tuple[datetime | None, datetime]] = {}  # stored, until
+        # What the last round saw, for the quick rounds between rounds (``run``).
+        self._round: dict[str, DeploymentRecord] = {}
+        self._due: list[tuple[datetime, str]] = []  # heap of next fire times
+        self._queued: dict[str, datetime] = {}  # the live entry of each name in the heap
+        self._listening: list[DeploymentRecord] = []  # with an event or After trigger
+        self._cursor = 0  # events looked at, up to this id
+        self._recheck_from: int | None = None  # events looked at by quick rounds since
 
-    def tick(self, now: datetime | None = None) -> list[FireRecord]:
+    def tick(
+        self, now: datetime | None = None, *, listing: Sequence[DeploymentRecord] | None = None
+    ) -> list[FireRecord]:
         """One round: take the lease, then fire what is due. The fires recorded (an
-        empty list while another scheduler holds the lease)."""
+        empty list while another scheduler holds the lease). ``listing``: the
+        deployments as read just before (``run`` reads them on a thread of its own, so
+        that reading thousands does not hold fires up); read here when None."""
         now = now or self.clock()
         held = self.store.acquire_scheduler_lease(self.holder, ttl=self.lease, now=now)
         if held is None:
@@ -89,31 +123,94 @@ class Scheduler:
         if not self.active:
             log.info("scheduler %s is active", self.holder)
         self.active = True
-        everything = self.store.list_deployments()
-        self.sources.sync(everything, now=now)
+        if listing is None:
+            listing = self.store.list_deployments()
+        self.sources.sync(listing, now=now)
         self.sources.finish_files()
         self._publish(now)
-        deployments = [d for d in everything if not d.paused]
-        fired: list[FireRecord] = []
-        triggers = {d.name: self._triggers(d) for d in deployments}
+        deployments = [d for d in listing if not d.paused]
+        previous, self._round = self._round, {d.name: d for d in deployments}
+        for gone in previous.keys() - self._round.keys():
+            for cache in (self._queued, self._parsed, self._listens_to, self._next):
+                cache.pop(gone, None)
         for deployment in deployments:
-            mine = triggers[deployment.name]
-            fired += self._schedules(deployment, mine, now)
-            fired += self._after(deployment, mine, now)
-        fired += self._events(deployments, triggers, held, now)
+            if _changed(previous.get(deployment.name), deployment):
+                self._queue(deployment)
+        self._listening = [d for d in deployments if self._listens(d)]
+        triggers = {d.name: self._triggers(d) for d in self._listening}
+        fired = self._fire_due(now)
+        for deployment in self._listening:
+            fired += self._after(deployment, triggers[deployment.name], now)
+        fired += self._round_events(previous, triggers, held, now)
         return fired
 
+    def quick_tick(self, now: datetime | None = None) -> list[FireRecord]:
+        """Between rounds: fire the schedules that fell due and the events sent since the
+        last look, for the deployments of the last round (nothing while standing by).
+        The fires recorded."""
+        if not self.active:
+            return []
+        now = now or self.clock()
+        fired = self._fire_due(now)
+        sent = self.store.sent_events_after(self._cursor)
+        if sent:
+            if self._recheck_from is None:
+                self._recheck_from = self._cursor
+            triggers = {d.name: self._triggers(d) for d in self._listening}
+            fired += self._events(sent, self._listening, triggers, now)
+        return fired
+
+    def _queue(self, deployment: DeploymentRecord) -> None:
+        """Put the deployment's next schedule fire time in the heap (replacing the one
+        there: stale entries are skipped when they come up)."""
+        due = self._next_due(deployment)
+        if due is None:
+            self._queued.pop(deployment.name, None)
+        elif self._queued.get(deployment.name) != due:
+            self._queued[deployment.name] = due
+            heapq.heappush(self._due, (due, deployment.name))
+
+    def _fire_due(self, now: datetime) -> list[FireRecord]:
+        """Fire the schedules of the last round's deployments due by ``now``."""
+        fired: list[FireRecord] = []
+        while self._due and self._due[0][0] <= now:
+            due, name = heapq.heappop(self._due)
+            if self._queued.get(name) != due:
+                continue  # moved since it was queued
+            del self._queued[name]
+            deployment = self._round.get(name)
+            if deployment is None:
+                continue  # deleted or paused since
+            fired += self._schedules(deployment, self._triggers(deployment), now)
+            self._queue(deployment)
+        return fired
+
+    def next_wake(self, now: datetime) -> float:
+        """Seconds until ``run`` should look again: the next fire time of the last
+        round's deployments, at most ``event_poll``."""
+        if not self._due:
+            return self.event_poll
+        return max(0.0, min(self.event_poll, (self._due[0][0] - now).total_seconds()))
+
     def run(self, stop: threading.Event) -> None:
-        """Tick every ``interval`` seconds until ``stop`` is set; then give the lease
-        up so a standby takes over at once."""
+        """A round each time a thread of its own has read the deployments (every
+        ``interval`` seconds), quick rounds in between (``next_wake``), until ``stop``
+        is set; then give the lease up so a standby takes over at once."""
+        lister = _Lister(self.store, self.interval, stop)
+        lister.start()
         try:
             while not stop.is_set():
                 try:
-                    self.tick()
+                    listing = lister.take()
+                    if listing is not None:
+                        self.tick(listing=listing)
+                    else:
+                        self.quick_tick()
                 except LegatoError as exc:
                     log.error("scheduler tick failed: %s", exc)
-                stop.wait(self.interval)
+                lister.ready.wait(self.next_wake(self.clock()))
         finally:
+            lister.join()
             self.close()
 
     def close(self) -> None:
@@ -140,11 +237,49 @@ class Scheduler:
     # -- triggers ---------------------------------------------------------------------
 
     def _triggers(self, deployment: DeploymentRecord) -> list[Trigger]:
+        """The deployment's triggers, parsed once per version of their JSON."""
+        cached = self._parsed.get(deployment.name)
+        if cached is not None and cached[0] == deployment.triggers:
+            return cached[1]
         try:
-            return triggers_of(deployment)
+            parsed = triggers_of(deployment)
         except (LegatoError, KeyError, ValueError) as exc:
             log.error("deployment %s: its triggers cannot be read: %s", deployment.name, exc)
-            return []
+            parsed = []
+        self._parsed[deployment.name] = (deployment.triggers, parsed)
+        return parsed
+
+    def _listens(self, deployment: DeploymentRecord) -> bool:
+        """Whether the deployment has an event or After trigger."""
+        cached = self._listens_to.get(deployment.name)
+        if cached is not None and cached[0] == deployment.triggers:
+            return cached[1]
+        listens = any(isinstance(t, OnEvent | After) for t in self._triggers(deployment))
+        self._listens_to[deployment.name] = (deployment.triggers, listens)
+        return listens
+
+    def _since(self, deployment: DeploymentRecord) -> datetime:
+        """Where the deployment's schedules were evaluated up to: its stored
+        ``scheduled_until``, or what this scheduler advanced it to since it was read."""
+        stored = deployment.scheduled_until
+        advanced = self._advanced.get(deployment.name)
+        if advanced is not None and advanced[0] == stored:
+            return advanced[1]
+        return stored or deployment.created_at
+
+    def _next_due(self, deployment: DeploymentRecord) -> datetime | None:
+        """The deployment's next schedule fire time after ``_since`` (None without a
+        schedule), computed once per ``since`` and triggers."""
+        since = self._since(deployment)
+        cached = self._next.get(deployment.name)
+        if cached is not None and cached[0] == since and cached[1] == deployment.triggers:
+            return cached[2]
+        times = [
+            t.next_after(since) for t in self._triggers(deployment) if isinstance(t, Cron | Every)
+        ]
+        due = min(times) if times else None
+        self._next[deployment.name] = (since, deployment.triggers, due)
+        return due
 
     def _schedules(
         self, deployment: DeploymentRecord, triggers: Sequence[Trigger], now: datetime
@@ -152,7 +287,10 @@ class Scheduler:
         schedules = [t for t in triggers if isinstance(t, Cron | Every)]
         if not schedules:
             return []
-        since = (deployment.scheduled_until or deployment.created_at) + timedelta(microseconds=1)
+        due_next = self._next_due(deployment)
+        if due_next is None or due_next > now:
+            return []
+        since = self._since(deployment) + timedelta(microseconds=1)
         kinds: dict[datetime, str] = {}
         for schedule in schedules:
             kind = "cron" if isinstance(schedule, Cron) else "interval"
@@ -174,6 +312,7 @@ class Scheduler:
             if fire is not None:
                 fired.append(fire)
         self.store.advance_schedule(deployment.name, until=due[-1])
+        self._advanced[deployment.name] = (deployment.scheduled_until, due[-1])
         return fired
 
     def _chosen(
@@ -237,16 +376,49 @@ class Scheduler:
                     fired.append(fire)
         return fired
 
-    def _events(
+    def _round_events(
         self,
-        deployments: Sequence[DeploymentRecord],
+        known: dict[str, DeploymentRecord],
         triggers: dict[str, list[Trigger]],
         held: SchedulerLease,
         now: datetime,
     ) -> list[FireRecord]:
-        sent = self.store.sent_events_after(held.event_cursor)
-        if not sent:
-            return []
+        """A round's events: those after the stored cursor; and the events quick rounds
+        looked at since the last round again, for the deployments that round did not
+        know (created or changed since; the fire keys make a second look harmless)."""
+        cursor = held.event_cursor
+        recheck = self._recheck_from
+        self._recheck_from = None
+        fired = []
+        if recheck is not None and recheck < cursor:
+            new = [
+                d
+                for d in self._listening
+                if d.name not in known or known[d.name].updated_at != d.updated_at
+            ]
+            while new and (again := self.store.sent_events_after(recheck)):
+                again = [e for e in again if (e.id or 0) <= cursor]
+                if not again:
+                    break
+                fired += self._events(again, new, triggers, now, advance=False)
+                recheck = again[-1].id or cursor
+        self._cursor = cursor
+        sent = self.store.sent_events_after(cursor)
+        if sent:
+            fired += self._events(sent, self._listening, triggers, now)
+        return fired
+
+    def _events(
+        self,
+        sent: Sequence[SentEvent],
+        deployments: Sequence[DeploymentRecord],
+        triggers: dict[str, list[Trigger]],
+        now: datetime,
+        *,
+        advance: bool = True,
+    ) -> list[FireRecord]:
+        """Fire the deployments listening for ``sent``; with ``advance``, move the
+        stored event cursor past them."""
         listening = [
             (d, [t for t in triggers[d.name] if isinstance(t, OnEvent)]) for d in deployments
         ]
@@ -273,7 +445,9 @@ class Scheduler:
                     )
                     if fire is not None:
                         fired.append(fire)
-        self.store.set_event_cursor(self.holder, sent[-1].id or held.event_cursor)
+        if advance:
+            self._cursor = sent[-1].id or self._cursor
+            self.store.set_event_cursor(self.holder, self._cursor)
         return fired
 
     # -- firing -----------------------------------------------------------------------
@@ -336,6 +510,53 @@ class Scheduler:
             except RunStateError:
                 pass  # it ended meanwhile
         return True
+
+
+class _Lister(threading.Thread):
+    """Reads the deployments every ``interval`` seconds (or five times as long as a
+    read takes, if longer) until ``stop``; ``take`` hands the newest listing over once,
+    and ``ready`` is set while one waits."""
+
+    def __init__(self, store: SchedulingStore, interval: float, stop: threading.Event) -> None:
+        super().__init__(name="legato-scheduler-lister", daemon=True)
+        self.store = store
+        self.interval = interval
+        self.stop = stop
+        self.ready = threading.Event()
+        self._listing: list[DeploymentRecord] | None = None
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            began = time.monotonic()
+            try:
+                listing = self.store.list_deployments()
+            except LegatoError as exc:
+                log.error("scheduler: the deployments cannot be read: %s", exc)
+            else:
+                with self._lock:
+                    self._listing = listing
+                self.ready.set()
+            # Reading takes at most a fifth of the time (thousands of deployments).
+            self.stop.wait(max(self.interval, 5 * (time.monotonic() - began)))
+        self.ready.set()
+
+    def take(self) -> list[DeploymentRecord] | None:
+        with self._lock:
+            listing, self._listing = self._listing, None
+        self.ready.clear()
+        return listing
+
+
+def _changed(old: DeploymentRecord | None, new: DeploymentRecord) -> bool:
+    """Whether a round's deployment differs from the last round's in what schedules it."""
+    return (
+        old is None
+        or old.updated_at != new.updated_at
+        or old.scheduled_until != new.scheduled_until
+        or old.triggers != new.triggers
+        or old.created_at != new.created_at
+    )
 
 
 def schedule_key(at: datetime) -> str:

@@ -221,5 +221,7 @@ def test_watchdog_that_cannot_start_falls_back_to_polling(inbox: Path, recorder:
     assert out.returncode == 0, out.stderr
     detail, error = out.stdout.strip().split(" | ")
     assert detail == "polling"
-    assert "watchdog could not start" in error
+    # The fallback's reason, unless a first poll (before the test gave descriptors back)
+    # met the same exhaustion and reported that instead.
+    assert "watchdog could not start" in error or "Too many open files" in error
     assert [Path(p["path"]).name for p in recorder.payloads()] == ["a.csv"]
