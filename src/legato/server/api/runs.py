@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -19,6 +20,7 @@ from legato.server.api.deps import ERRORS, Operator, Reader, ServerStore, Store
 from legato.server.errors import ApiError
 from legato.server.schemas import (
     LogsOut,
+    Page,
     Reason,
     Retry,
     RunDetail,
@@ -29,6 +31,7 @@ from legato.server.schemas import (
     log_out,
     run_detail,
     run_summary,
+    task_counts,
 )
 from legato.states import RunState
 from legato.store.rows import from_micros, micros
@@ -39,6 +42,9 @@ router = APIRouter(prefix="/runs", tags=["runs"], responses=ERRORS)
 MAX_PAGE = 500
 MAX_CHILDREN = 1000  # child runs listed with a run
 MAX_ID = 200  # characters of a run id; longer ones name no run
+STEPS_PAGE = 100  # steps (and history events) shown with a run unless asked otherwise
+MAX_STEPS_PAGE = 1000
+Item = TypeVar("Item")
 
 
 @router.get("", response_model=RunPage)
@@ -133,15 +139,65 @@ def plain_text(value: str | None, name: str) -> str | None:
 
 
 @router.get("/{run_id}", response_model=RunDetail)
-def show_run(run_id: str, store: Store, _: Reader) -> RunDetail:
-    """The run with its steps, child runs and history; values as JSON objects."""
+def show_run(
+    run_id: str,
+    store: Store,
+    _: Reader,
+    steps_limit: Annotated[
+        int, Query(ge=0, le=MAX_STEPS_PAGE, description="Steps in this page.")
+    ] = STEPS_PAGE,
+    steps_cursor: Annotated[
+        str | None, Query(max_length=40, description="next_steps_cursor of the last page.")
+    ] = None,
+    history_limit: Annotated[
+        int, Query(ge=0, le=MAX_STEPS_PAGE, description="History events in this page.")
+    ] = STEPS_PAGE,
+    history_cursor: Annotated[
+        str | None, Query(max_length=40, description="next_history_cursor of the last page.")
+    ] = None,
+) -> RunDetail:
+    """The run with one page of its steps (in program order) and of its history (oldest
+    first), every step counted per task and state, and its child runs; values as JSON
+    objects. A run of 10,000 steps is never sent whole: follow the ``next_*_cursor``s."""
     run = get_existing(store, run_id)
+    steps = store.get_steps(run_id)
+    after_seq = position(steps_cursor, "steps_cursor")
+    history = store.get_events(run_id)
+    after_id = position(history_cursor, "history_cursor")
     children = store.list_runs(RunFilter(parent_run_id=run_id, limit=MAX_CHILDREN))
     return run_detail(
         run,
-        steps=store.get_steps(run_id),
+        steps=page_of(steps, [step.seq for step in steps], after_seq, steps_limit),
+        step_counts=task_counts(steps),
         children=list(reversed(children)),
-        history=store.get_events(run_id),
+        history=page_of(history, [event.id or 0 for event in history], after_id, history_limit),
+    )
+
+
+def position(cursor: str | None, name: str) -> int | None:
+    """A step or history cursor as the position it stands for (422 if no page gave it)."""
+    if cursor is None:
+        return None
+    if not (cursor.isascii() and cursor.isdigit()):
+        raise ApiError(
+            422,
+            "invalid_cursor",
+            f"query.{name}: {cursor[:40]!r} is not a cursor this server gave",
+            f"Pass next_{name} from the previous page as it came, or leave {name} out.",
+        )
+    return int(cursor)
+
+
+def page_of(items: list[Item], positions: list[int], after: int | None, limit: int) -> Page[Item]:
+    """The ``limit`` items after position ``after`` (``positions`` ascending, one per
+    item), and the cursor of the page after them."""
+    start = 0 if after is None else bisect.bisect_right(positions, after)
+    end = start + limit
+    more = end < len(items) and limit > 0
+    return Page(
+        items=items[start:end],
+        total=len(items),
+        next_cursor=str(positions[end - 1]) if more else None,
     )
 
 
