@@ -7,7 +7,6 @@ JSON inside a string, and never by importing the code that made them
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from legato.records import ErrorInfo, EventRecord, LogRecord, RunRecord, StepRecord, WorkerRecord
+from legato.store.run_pages import StepCount
 from legato.stored_values import decode_stored, plain_json
 
 MAX_TEXT = 10_000  # characters of a reason, note or name in a request
@@ -319,13 +319,14 @@ class Page(Generic[Item]):
     next_cursor: str | None
 
 
-def task_counts(steps: Sequence[StepRecord]) -> list[TaskCounts]:
-    """Every step counted per task and state; tasks in order of their first step."""
-    by_task: dict[str, Counter[str]] = {}
-    for step in steps:
-        by_task.setdefault(step.task_name, Counter())[step.state.value] += 1
+def task_counts(counts: Sequence[StepCount]) -> list[TaskCounts]:
+    """Step counts per task and state folded per task, tasks in order of their first
+    step."""
+    by_task: dict[str, dict[str, int]] = {}
+    for count in sorted(counts, key=lambda c: c.first_seq):
+        by_task.setdefault(count.task_name, {})[count.state.value] = count.count
     return [
-        TaskCounts(task=task, total=sum(states.values()), states=dict(states))
+        TaskCounts(task=task, total=sum(states.values()), states=states)
         for task, states in by_task.items()
     ]
 

@@ -34,6 +34,7 @@ from legato.store.base import Store
 from legato.store.deployments_memory import MemoryDeployments
 from legato.store.queue_memory import MemoryQueue
 from legato.store.rows import gives_up_lease
+from legato.store.run_pages import MemoryRunPages
 from legato.store.run_search import MemoryRunSearch
 from legato.store.tokens import MemoryTokens, TokenRecord
 
@@ -123,7 +124,9 @@ def _normalized(change: object) -> Change:
         raise StoreError(messages.unencodable(change, exc)) from exc
 
 
-class MemoryStore(MemoryQueue, MemoryDeployments, MemoryRunSearch, MemoryTokens, Store):
+class MemoryStore(
+    MemoryQueue, MemoryDeployments, MemoryRunSearch, MemoryRunPages, MemoryTokens, Store
+):
     """The Store (all its protocols) in process memory; thread-safe (one lock around
     every call)."""
 

@@ -10,11 +10,12 @@ from legato.server.auth import Permission, Principal, require
 from legato.server.errors import ERROR_RESPONSES
 from legato.store import base
 from legato.store.deployments import DeploymentStore
+from legato.store.run_pages import RunPagesStore
 from legato.store.run_search import RunSearchStore
 from legato.store.tokens import TokenStore
 
 
-class ServerStore(base.Store, DeploymentStore, RunSearchStore, TokenStore, Protocol):
+class ServerStore(base.Store, DeploymentStore, RunSearchStore, RunPagesStore, TokenStore, Protocol):
     """What the server needs of a store; every backend (memory, SQLite, PostgreSQL) is one."""
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bisect
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -160,25 +159,29 @@ def show_run(
     first), every step counted per task and state, and its child runs; values as JSON
     objects. A run of 10,000 steps is never sent whole: follow the ``next_*_cursor``s."""
     run = get_existing(store, run_id)
-    steps = store.get_steps(run_id)
     after_seq = position(steps_cursor, "steps_cursor")
-    history = store.get_events(run_id)
     after_id = position(history_cursor, "history_cursor")
+    counts = store.count_steps(run_id)
+    steps = store.step_page(run_id, after_seq=after_seq, limit=steps_limit + 1)
+    history = store.event_page(run_id, after_id=after_id, limit=history_limit + 1)
     children = store.list_runs(RunFilter(parent_run_id=run_id, limit=MAX_CHILDREN))
     return run_detail(
         run,
-        steps=page_of(steps, [step.seq for step in steps], after_seq, steps_limit),
-        step_counts=task_counts(steps),
+        steps=page_of(steps, steps_limit, sum(c.count for c in counts), lambda s: s.seq),
+        step_counts=task_counts(counts),
         children=list(reversed(children)),
-        history=page_of(history, [event.id or 0 for event in history], after_id, history_limit),
+        history=page_of(history, history_limit, store.count_events(run_id), lambda e: e.id or 0),
     )
+
+
+MAX_CURSOR = 18  # digits: every seq and event id fits, and no number too big for a store
 
 
 def position(cursor: str | None, name: str) -> int | None:
     """A step or history cursor as the position it stands for (422 if no page gave it)."""
     if cursor is None:
         return None
-    if not (cursor.isascii() and cursor.isdigit()):
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= MAX_CURSOR):
         raise ApiError(
             422,
             "invalid_cursor",
@@ -188,17 +191,14 @@ def position(cursor: str | None, name: str) -> int | None:
     return int(cursor)
 
 
-def page_of(items: list[Item], positions: list[int], after: int | None, limit: int) -> Page[Item]:
-    """The ``limit`` items after position ``after`` (``positions`` ascending, one per
-    item), and the cursor of the page after them."""
-    start = 0 if after is None else bisect.bisect_right(positions, after)
-    end = start + limit
-    more = end < len(items) and limit > 0
-    return Page(
-        items=items[start:end],
-        total=len(items),
-        next_cursor=str(positions[end - 1]) if more else None,
-    )
+def page_of(
+    found: list[Item], limit: int, total: int, position: Callable[[Item], int]
+) -> Page[Item]:
+    """A page from ``found`` (up to ``limit + 1`` items read, the extra one telling that
+    more follow), and the cursor of the page after it."""
+    items = found[:limit]
+    more = len(found) > limit and limit > 0
+    return Page(items=items, total=total, next_cursor=str(position(items[-1])) if more else None)
 
 
 @router.get("/{run_id}/logs", response_model=LogsOut)
