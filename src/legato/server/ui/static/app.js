@@ -249,8 +249,12 @@ async function runPage(runId) {
     logs.textContent = data.logs.map((l) => `${when(l.at)} ${l.level} ${l.step_key || ""} ${l.message}`).join("\n") || "(no logs)";
   }
 
-  async function draw() {
-    run = await detail();
+  async function draw(fetched) {
+    run = fetched || await detail();
+    // The graph is drawn by the server from every step: fetched alongside, never
+    // holding back the tables.
+    const svg = fetch(`${API}/runs/${encodeURIComponent(runId)}/graph.svg`,
+      { headers: token() ? { Authorization: "Bearer " + token() } : {} });
     head.replaceChildren(
       h("h1", {}, run.flow + " ", state(run.state)),
       h("dl", { class: "meta" },
@@ -261,9 +265,6 @@ async function runPage(runId) {
         run.parent_run_id ? h("dd", {}, h("a", { href: "#/runs/" + run.parent_run_id, text: run.parent_run_id })) : null,
         h("dt", { text: "Parameters" }), h("dd", {}, h("code", { text: JSON.stringify(run.params) }))),
       actions(run));
-    const svg = await fetch(`${API}/runs/${encodeURIComponent(runId)}/graph.svg`,
-      { headers: token() ? { Authorization: "Bearer " + token() } : {} });
-    if (svg.ok) graph.innerHTML = await svg.text(); // drawn by the server, labels escaped
     timeline.replaceChildren(gantt(run.steps, run.history));
     showCounts();
     if (stepsShown <= MAX_LIVE_ROWS) { // beyond that, rows loaded with "More" stay as they were
@@ -278,6 +279,8 @@ async function runPage(runId) {
       run.state === "completed" ? h("div", {}, h("h2", { text: "Result" }), h("pre", { id: "result", text: json(run.result) })) : null,
       run.error ? h("div", {}, h("h2", { text: "Error" }),
         h("pre", { id: "error", class: "error", text: `${run.error.type}: ${run.error.message}\n\n${run.error.traceback || ""}` })) : null);
+    const drawn = await svg;
+    if (drawn.ok) graph.innerHTML = await drawn.text(); // drawn by the server, labels escaped
     await loadLogs();
     if (FINAL.has(run.state)) clearInterval(timer);
   }
@@ -298,7 +301,7 @@ async function runPage(runId) {
       s === "failed" ? h("button", { class: "primary", onclick: () => act("retry", {}), text: "Retry" }) : null);
   }
 
-  try { await draw(); } catch (err) { render(errorBox(err)); return; }
+  try { await draw(run); } catch (err) { render(errorBox(err)); return; }
   if (!FINAL.has(run.state)) every(draw); else clearInterval(timer);
 }
 
