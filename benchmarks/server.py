@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def state_of(n: int) -> Any:
 
 def fill(store: Any, *, runs: int, steps: int) -> None:
     """``runs`` runs (one of them BIG with 10,000 steps and a history event per step)
-    and ``steps`` steps in all, spread over the other runs."""
+    and ``steps`` steps in all, spread over the other runs (sequential steps)."""
     from legato.records import EventRecord, RunRecord, StepRecord
     from legato.states import StepState
     from legato.store import rows
@@ -92,21 +93,31 @@ def fill(store: Any, *, runs: int, steps: int) -> None:
     )
     insert_runs(store, [rows.run_row(run) for run in records])
 
-    def step(run_id: str, n: int) -> StepRecord:
-        task = "check" if n % 10 == 9 else "fetch"
+    def step(run_id: str, n: int, task: str = "fetch", state: Any = StepState.COMPLETED) -> Any:
         return StepRecord(
             run_id=run_id,
             key=f"{task}#{n}",
             seq=n,
             task_name=task,
-            state=StepState.COMPLETED,
+            state=state,
             attempts=1,
             started_at=T0 + timedelta(milliseconds=n),
             finished_at=T0 + timedelta(milliseconds=n + 1),
             result=str(n),
         )
 
-    batch: list[Any] = [step(BIG, n) for n in range(BIG_STEPS)]
+    # The big run is a map between two steps: split, 9,998 fetches (1% failed), merge.
+    mapped = range(1, BIG_STEPS - 1)
+    batch: list[Any] = [step(BIG, 0, "split")]
+    batch += [
+        replace(
+            step(BIG, n, "fetch", StepState.FAILED if n % 100 == 0 else StepState.COMPLETED),
+            key=f"fetch#{n - 1}",
+            started_at=T0 + timedelta(seconds=1),
+        )
+        for n in mapped
+    ]
+    batch.append(step(BIG, BIG_STEPS - 1, "merge"))
     batch += [
         EventRecord(run_id=BIG, at=T0, kind="step", state="completed", step_key=f"fetch#{n}")
         for n in range(BIG_STEPS)
