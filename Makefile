@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/workers.py
 	$(BIN)/python benchmarks/waits.py
 	$(BIN)/python benchmarks/triggers.py
+	$(BIN)/python benchmarks/server.py
 
 # Pictures of the web UI for the README (docs/img/), taken by the browser tests.
 screenshots: $(STAMP)

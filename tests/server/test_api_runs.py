@@ -153,3 +153,82 @@ def test_workers_are_listed(api):
     )
     workers = api.client("viewer").get("/api/v1/workers").json()["workers"]
     assert [w["queues"] for w in workers] == [["default", "nightly"]]
+
+
+def add_big_run(store, run_id: str, steps: int, events: int) -> None:
+    """A finished run of ``steps`` steps (every tenth failed) and ``events`` history
+    events, written straight to the store in one batch."""
+    from legato.records import ErrorInfo, EventRecord, StepRecord
+    from legato.states import StepState
+
+    add_run(store, run_id, 0, flow_name="wide")
+    store.record(
+        [
+            StepRecord(
+                run_id=run_id,
+                key=f"{'check' if n % 10 == 9 else 'fetch'}#{n}",
+                seq=n,
+                task_name="check" if n % 10 == 9 else "fetch",
+                state=StepState.FAILED if n % 10 == 9 else StepState.COMPLETED,
+                attempts=1,
+                result=None if n % 10 == 9 else str(n),
+                error=ErrorInfo(type="ValueError", message=f"bad {n}") if n % 10 == 9 else None,
+            )
+            for n in range(steps)
+        ]
+        + [
+            EventRecord(run_id=run_id, at=T0, kind="step", state="completed", step_key=f"s{n}")
+            for n in range(events)
+        ]
+    )
+
+
+def test_a_large_run_comes_with_one_page_of_steps_and_every_step_counted(api):
+    add_big_run(api.store, "wide1", steps=2500, events=260)
+    client = api.client("viewer")
+    run = client.get("/api/v1/runs/wide1").json()
+    assert [s["key"] for s in run["steps"]] == [
+        f"{'check' if n % 10 == 9 else 'fetch'}#{n}" for n in range(100)
+    ]
+    assert run["steps_total"] == 2500
+    assert run["step_counts"] == [
+        {"task": "fetch", "total": 2250, "states": {"completed": 2250}},
+        {"task": "check", "total": 250, "states": {"failed": 250}},
+    ]
+    assert len(run["history"]) == 100 and run["history_total"] == 260
+    pages = [run["steps"]]
+    cursor = run["next_steps_cursor"]
+    while cursor is not None:
+        page = client.get(
+            "/api/v1/runs/wide1", params={"steps_cursor": cursor, "steps_limit": 1000}
+        ).json()
+        pages.append(page["steps"])
+        cursor = page["next_steps_cursor"]
+    assert [len(p) for p in pages] == [100, 1000, 1000, 400]
+    assert [s["seq"] for p in pages for s in p] == list(range(2500))
+    assert pages[-1][-1]["error"]["message"] == "bad 2499"
+
+
+def test_a_run_history_is_paged_oldest_first(api):
+    add_big_run(api.store, "wide2", steps=3, events=260)
+    client = api.client("viewer")
+    first = client.get("/api/v1/runs/wide2", params={"history_limit": 200}).json()
+    second = client.get(
+        "/api/v1/runs/wide2", params={"history_cursor": first["next_history_cursor"]}
+    ).json()
+    keys = [e["step_key"] for e in first["history"] + second["history"]]
+    assert keys == [f"s{n}" for n in range(260)]
+    assert second["next_history_cursor"] is None
+    assert second["steps_total"] == 3 and second["next_steps_cursor"] is None
+
+
+def test_a_step_cursor_no_page_gave_is_refused_with_a_hint(api):
+    add_big_run(api.store, "wide3", steps=3, events=0)
+    client = api.client("viewer")
+    refused = client.get("/api/v1/runs/wide3", params={"steps_cursor": "-1; DROP"})
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_cursor" and "steps_cursor" in error["message"]
+    assert "next_steps_cursor" in error["hint"]
+    too_big = client.get("/api/v1/runs/wide3", params={"steps_limit": 100_000})
+    assert too_big.status_code == 422

@@ -78,3 +78,69 @@ def test_an_answer_through_the_generated_form_continues_the_run(
     page.wait_for_url(f"**/#/runs/{handle.run_id}")
     page.locator("h1 .state.completed").wait_for(timeout=30_000)
     assert "refunded 120 (high)" in page.locator("#result").inner_text()
+
+
+def add_wide_run(store, run_id: str, steps: int) -> None:
+    """A completed run of ``steps`` steps (every tenth failed), written to the store in
+    one batch, with one history event per step."""
+    from datetime import UTC, datetime, timedelta
+
+    from legato.records import ErrorInfo, EventRecord, RunRecord, StepRecord
+    from legato.states import StepState
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    store.create_run(
+        RunRecord(run_id=run_id, flow_name="wide", state=RunState.COMPLETED, created_at=t0)
+    )
+    failed = {n for n in range(steps) if n % 10 == 9}
+    store.record(
+        [
+            StepRecord(
+                run_id=run_id,
+                key=f"{'check' if n in failed else 'fetch'}#{n}",
+                seq=n,
+                task_name="check" if n in failed else "fetch",
+                state=StepState.FAILED if n in failed else StepState.COMPLETED,
+                attempts=1,
+                started_at=t0 + timedelta(seconds=n),
+                finished_at=t0 + timedelta(seconds=n + 1),
+                error=ErrorInfo(type="ValueError", message=f"bad {n}") if n in failed else None,
+            )
+            for n in range(steps)
+        ]
+        + [
+            EventRecord(
+                run_id=run_id,
+                at=t0 + timedelta(seconds=n),
+                kind="step",
+                state="completed",
+                step_key=f"fetch#{n}",
+            )
+            for n in range(steps)
+        ]
+    )
+
+
+def test_a_run_of_thousands_of_steps_shows_a_page_and_loads_more_on_request(
+    sqlite_store, server, page
+):
+    add_wide_run(sqlite_store, "wide-run", steps=2500)
+    page.goto(f"{server}/ui/#/runs/wide-run")
+    rows = page.locator("table[aria-label=Steps] tbody tr")
+    rows.first.wait_for()
+    assert rows.count() == 100
+    assert "Showing 100 of 2500 steps" in page.locator("main").inner_text()
+    counts = page.locator("#step-counts").inner_text()
+    assert "fetch ×2250 (2250 completed)" in counts and "check ×250 (250 failed)" in counts
+    page.get_by_role("button", name="More steps").click()
+    page.locator('tr[data-step="check#199"]').wait_for()
+    assert rows.count() == 200
+    assert rows.nth(100).get_attribute("data-step") == "fetch#100"
+    assert "ValueError: bad 199" in rows.nth(199).inner_text()
+    history = page.locator("table[aria-label=History] tbody tr")
+    assert history.count() == 100
+    page.get_by_role("button", name="More events").click()
+    page.wait_for_function(
+        "document.querySelectorAll('table[aria-label=History] tbody tr').length === 200"
+    )
+    assert "Showing 200 of 2500 events" in page.locator("main").inner_text()

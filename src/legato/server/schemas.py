@@ -7,16 +7,20 @@ JSON inside a string, and never by importing the code that made them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from legato.records import ErrorInfo, EventRecord, LogRecord, RunRecord, StepRecord, WorkerRecord
+from legato.store.run_pages import StepCount
 from legato.store.step_counts import StepCounts
 from legato.stored_values import decode_stored, plain_json
 
 MAX_TEXT = 10_000  # characters of a reason, note or name in a request
+Item = TypeVar("Item")
 
 
 class Request(BaseModel):
@@ -105,15 +109,32 @@ class EventOut(BaseModel):
     by: str | None = Field(description="Who did it: a token's name, a user@host, a worker.")
 
 
+class TaskCounts(BaseModel):
+    task: str
+    total: int = Field(description="Steps of this task in the run.")
+    states: dict[str, int] = Field(description="How many of them are in each state.")
+
+
 class RunDetail(RunSummary):
     params: Any = None
     result: Any = None
     error: ErrorOut | None
     idempotency_key: str | None
     waiting_for: str | None
-    steps: list[StepOut]
+    steps: list[StepOut] = Field(description="One page of the steps, in program order.")
+    steps_total: int = Field(description="Steps the run has in all.")
+    step_counts: list[TaskCounts] = Field(
+        description="Every step summarised: per task, in order of its first step."
+    )
+    next_steps_cursor: str | None = Field(
+        description="Pass as ?steps_cursor= for the next page of steps."
+    )
     children: list[RunSummary]
-    history: list[EventOut]
+    history: list[EventOut] = Field(description="One page of the history, oldest first.")
+    history_total: int = Field(description="Events the run's history has in all.")
+    next_history_cursor: str | None = Field(
+        description="Pass as ?history_cursor= for the next page of the history."
+    )
 
 
 class RunPage(BaseModel):
@@ -396,12 +417,35 @@ def event_out(event: EventRecord) -> EventOut:
     )
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Page(Generic[Item]):
+    """A page of a run's steps or history, how many there are in all, and where the
+    next page starts (``None`` after the last)."""
+
+    items: Sequence[Item]
+    total: int
+    next_cursor: str | None
+
+
+def task_counts(counts: Sequence[StepCount]) -> list[TaskCounts]:
+    """Step counts per task and state folded per task, tasks in order of their first
+    step."""
+    by_task: dict[str, dict[str, int]] = {}
+    for count in sorted(counts, key=lambda c: c.first_seq):
+        by_task.setdefault(count.task_name, {})[count.state.value] = count.count
+    return [
+        TaskCounts(task=task, total=sum(states.values()), states=states)
+        for task, states in by_task.items()
+    ]
+
+
 def run_detail(
     run: RunRecord,
     *,
-    steps: list[StepRecord],
+    steps: Page[StepRecord],
+    step_counts: list[TaskCounts],
     children: list[RunRecord],
-    history: list[EventRecord],
+    history: Page[EventRecord],
 ) -> RunDetail:
     return RunDetail(
         **run_summary(run).model_dump(),
@@ -410,9 +454,14 @@ def run_detail(
         error=error_out(run.error),
         idempotency_key=run.idempotency_key,
         waiting_for=run.waiting_for,
-        steps=[step_out(step) for step in steps],
+        steps=[step_out(step) for step in steps.items],
+        steps_total=steps.total,
+        step_counts=step_counts,
+        next_steps_cursor=steps.next_cursor,
         children=[run_summary(child) for child in children],
-        history=[event_out(event) for event in history],
+        history=[event_out(event) for event in history.items],
+        history_total=history.total,
+        next_history_cursor=history.next_cursor,
     )
 
 

@@ -34,6 +34,7 @@ from legato.store.base import Store
 from legato.store.deployments_memory import MemoryDeployments
 from legato.store.queue_memory import MemoryQueue
 from legato.store.rows import gives_up_lease
+from legato.store.run_pages import MemoryRunPages
 from legato.store.run_search import MemoryRunSearch
 from legato.store.step_counts import MemoryStepCounts
 from legato.store.tokens import MemoryTokens, TokenRecord
@@ -125,7 +126,13 @@ def _normalized(change: object) -> Change:
 
 
 class MemoryStore(
-    MemoryQueue, MemoryDeployments, MemoryRunSearch, MemoryStepCounts, MemoryTokens, Store
+    MemoryQueue,
+    MemoryDeployments,
+    MemoryRunSearch,
+    MemoryStepCounts,
+    MemoryRunPages,
+    MemoryTokens,
+    Store,
 ):
     """The Store (all its protocols) in process memory; thread-safe (one lock around
     every call)."""

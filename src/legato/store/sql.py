@@ -37,6 +37,7 @@ from legato.store.base import Store
 from legato.store.deployments_sql import SqlDeployments
 from legato.store.queries import Queries
 from legato.store.queue_sql import SqlQueue
+from legato.store.run_pages import SqlRunPages
 from legato.store.run_search import SqlRunSearch
 from legato.store.step_counts import SqlStepCounts
 from legato.store.tokens import SqlTokens
@@ -86,7 +87,9 @@ def load_migrations(dialect: str) -> list[Migration]:
     return found
 
 
-class SqlStore(SqlQueue, SqlDeployments, SqlRunSearch, SqlStepCounts, SqlTokens, Store):
+class SqlStore(
+    SqlQueue, SqlDeployments, SqlRunSearch, SqlStepCounts, SqlRunPages, SqlTokens, Store
+):
     """Shared Store implementation over a DB-API driver; subclass per dialect.
 
     Thread safety and transaction boundaries are the backend's: its ``_transact`` runs

@@ -10,13 +10,20 @@ from legato.server.auth import Permission, Principal, require
 from legato.server.errors import ERROR_RESPONSES
 from legato.store import base
 from legato.store.deployments import DeploymentStore
+from legato.store.run_pages import RunPagesStore
 from legato.store.run_search import RunSearchStore
 from legato.store.step_counts import StepCountStore
 from legato.store.tokens import TokenStore
 
 
 class ServerStore(
-    base.Store, DeploymentStore, RunSearchStore, StepCountStore, TokenStore, Protocol
+    base.Store,
+    DeploymentStore,
+    RunSearchStore,
+    StepCountStore,
+    RunPagesStore,
+    TokenStore,
+    Protocol,
 ):
     """What the server needs of a store; every backend (memory, SQLite, PostgreSQL) is one."""
 

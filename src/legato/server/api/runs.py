@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -30,6 +30,7 @@ from legato.server.api.deps import (
 from legato.server.errors import ApiError
 from legato.server.schemas import (
     LogsOut,
+    Page,
     Reason,
     Retry,
     RunDetail,
@@ -40,6 +41,7 @@ from legato.server.schemas import (
     log_out,
     run_detail,
     run_list_item,
+    task_counts,
 )
 from legato.states import RunState
 from legato.store.rows import from_micros, micros
@@ -50,6 +52,9 @@ router = APIRouter(prefix="/runs", tags=["runs"], responses=ERRORS)
 MAX_PAGE = 500
 MAX_CHILDREN = 1000  # child runs listed with a run
 MAX_ID = 200  # characters of a run id; longer ones name no run
+STEPS_PAGE = 100  # steps (and history events) shown with a run unless asked otherwise
+MAX_STEPS_PAGE = 1000
+Item = TypeVar("Item")
 
 
 @router.get("", response_model=RunPage)
@@ -154,16 +159,67 @@ def plain_text(value: str | None, name: str) -> str | None:
 
 
 @router.get("/{run_id}", response_model=RunDetail, responses=RUN_NOT_FOUND)
-def show_run(run_id: str, store: Store, _: Reader) -> RunDetail:
-    """The run with its steps, child runs and history; values as JSON objects."""
+def show_run(
+    run_id: str,
+    store: Store,
+    _: Reader,
+    steps_limit: Annotated[
+        int, Query(ge=0, le=MAX_STEPS_PAGE, description="Steps in this page.")
+    ] = STEPS_PAGE,
+    steps_cursor: Annotated[
+        str | None, Query(max_length=40, description="next_steps_cursor of the last page.")
+    ] = None,
+    history_limit: Annotated[
+        int, Query(ge=0, le=MAX_STEPS_PAGE, description="History events in this page.")
+    ] = STEPS_PAGE,
+    history_cursor: Annotated[
+        str | None, Query(max_length=40, description="next_history_cursor of the last page.")
+    ] = None,
+) -> RunDetail:
+    """The run with one page of its steps (in program order) and of its history (oldest
+    first), every step counted per task and state, and its child runs; values as JSON
+    objects. A run of 10,000 steps is never sent whole: follow the ``next_*_cursor``s."""
     run = get_existing(store, run_id)
+    after_seq = position(steps_cursor, "steps_cursor")
+    after_id = position(history_cursor, "history_cursor")
+    counts = store.count_steps(run_id)
+    steps = store.step_page(run_id, after_seq=after_seq, limit=steps_limit + 1)
+    history = store.event_page(run_id, after_id=after_id, limit=history_limit + 1)
     children = store.list_runs(RunFilter(parent_run_id=run_id, limit=MAX_CHILDREN))
     return run_detail(
         run,
-        steps=store.get_steps(run_id),
+        steps=page_of(steps, steps_limit, sum(c.count for c in counts), lambda s: s.seq),
+        step_counts=task_counts(counts),
         children=list(reversed(children)),
-        history=store.get_events(run_id),
+        history=page_of(history, history_limit, store.count_events(run_id), lambda e: e.id or 0),
     )
+
+
+MAX_CURSOR = 18  # digits: every seq and event id fits, and no number too big for a store
+
+
+def position(cursor: str | None, name: str) -> int | None:
+    """A step or history cursor as the position it stands for (422 if no page gave it)."""
+    if cursor is None:
+        return None
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= MAX_CURSOR):
+        raise ApiError(
+            422,
+            "invalid_cursor",
+            f"query.{name}: {cursor[:40]!r} is not a cursor this server gave",
+            f"Pass next_{name} from the previous page as it came, or leave {name} out.",
+        )
+    return int(cursor)
+
+
+def page_of(
+    found: list[Item], limit: int, total: int, position: Callable[[Item], int]
+) -> Page[Item]:
+    """A page from ``found`` (up to ``limit + 1`` items read, the extra one telling that
+    more follow), and the cursor of the page after it."""
+    items = found[:limit]
+    more = len(found) > limit and limit > 0
+    return Page(items=items, total=total, next_cursor=str(position(items[-1])) if more else None)
 
 
 @router.get(

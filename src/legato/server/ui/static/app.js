@@ -153,9 +153,17 @@ async function runsPage(params) {
 
 // -- one run ---------------------------------------------------------------------------
 
+// A run's page never asks for all its steps at once: a page of STEPS_PAGE steps and
+// history events, every step counted per task, and "More" buttons for the next pages.
+const STEPS_PAGE = 100;
+const MAX_LIVE_ROWS = 1000; // the API's largest page: a live refresh redraws this many
+
 async function runPage(runId) {
   let run;
-  try { run = await api("/runs/" + encodeURIComponent(runId)); } catch (err) {
+  const path = "/runs/" + encodeURIComponent(runId);
+  let stepsShown = STEPS_PAGE, historyShown = STEPS_PAGE;
+  const detail = () => api(`${path}?steps_limit=${Math.min(stepsShown, MAX_LIVE_ROWS)}&history_limit=${Math.min(historyShown, MAX_LIVE_ROWS)}`);
+  try { run = await detail(); } catch (err) {
     render(h("h1", { text: "Run " + runId }), errorBox(err)); return;
   }
   const head = h("div");
@@ -163,6 +171,9 @@ async function runPage(runId) {
   const timeline = h("div", { class: "panel", id: "timeline", "aria-label": "Timeline of the steps" });
   const steps = h("tbody");
   const history = h("tbody");
+  const counts = h("div", { id: "step-counts" });
+  const stepsMore = h("p", { class: "more" });
+  const historyMore = h("p", { class: "more" });
   const outcome = h("div", { id: "outcome" });
   const logs = h("pre", { id: "logs", text: "" });
   const stepFilter = h("select", { id: "log-step" }, h("option", { value: "", text: "all steps" }));
@@ -173,14 +184,64 @@ async function runPage(runId) {
     h("h2", { text: "Graph" }), graph,
     h("h2", { text: "Timeline" }), timeline,
     outcome,
-    h("h2", { text: "Steps" }),
+    h("h2", { text: "Steps" }), counts,
     h("table", { "aria-label": "Steps" }, h("thead", {}, h("tr", {},
       ["Step", "State", "Attempts", "Started", "Duration", "Error"].map((t) => h("th", { scope: "col", text: t })))), steps),
+    stepsMore,
     h("h2", { text: "Logs" }), h("label", { for: "log-step" }, "Step ", stepFilter), logs,
     h("h2", { text: "History" }),
     h("table", { "aria-label": "History" }, h("thead", {}, h("tr", {},
       ["At", "What", "State", "Step", "By", "Message"].map((t) => h("th", { scope: "col", text: t })))), history),
+    historyMore,
   );
+
+  function stepRow(s) {
+    return h("tr", { "data-step": s.key, "data-state": s.state },
+      h("td", { class: "mono" }, s.child_run_id ? h("a", { href: "#/runs/" + s.child_run_id, text: s.key + " (child run)" }) : s.key),
+      h("td", {}, state(s.state)), h("td", { class: "num", text: s.attempts }),
+      h("td", { text: when(s.started_at) }), h("td", { class: "num", text: duration(s.duration_seconds) }),
+      h("td", {}, s.error ? h("span", { class: "error", title: s.error.traceback || "", text: `${s.error.type}: ${s.error.message}` }) : ""));
+  }
+
+  function eventRow(e) {
+    return h("tr", {},
+      h("td", { text: when(e.at) }), h("td", { text: e.kind }), h("td", {}, state(e.state)),
+      h("td", { class: "mono", text: e.step_key || "" }), h("td", { text: e.by || "" }), h("td", { text: e.message || "" }));
+  }
+
+  // "Showing n of N" and a button that appends the page after `cursor`.
+  function moreControl(box, what, shown, total, cursor, load) {
+    const button = cursor ? h("button", { type: "button", id: `more-${what}`, onclick: load, text: `More ${what}` }) : null;
+    box.replaceChildren(h("span", { class: "muted", text: `Showing ${shown} of ${total} ${what}` }), " ", button);
+  }
+
+  function showSteps(page, cursor) {
+    const keys = new Set([...stepFilter.options].map((o) => o.value));
+    for (const s of page) if (!keys.has(s.key)) stepFilter.append(h("option", { value: s.key, text: s.key }));
+    moreControl(stepsMore, "steps", steps.rows.length, run.steps_total, cursor, async () => {
+      try {
+        const next = await api(`${path}?steps_limit=${STEPS_PAGE}&steps_cursor=${encodeURIComponent(cursor)}&history_limit=0`);
+        steps.append(...next.steps.map(stepRow)); stepsShown = steps.rows.length;
+        showSteps(next.steps, next.next_steps_cursor);
+      } catch (err) { toast(err.message); }
+    });
+  }
+
+  function showHistory(cursor) {
+    moreControl(historyMore, "events", history.rows.length, run.history_total, cursor, async () => {
+      try {
+        const next = await api(`${path}?steps_limit=0&history_limit=${STEPS_PAGE}&history_cursor=${encodeURIComponent(cursor)}`);
+        history.append(...next.history.map(eventRow)); historyShown = history.rows.length;
+        showHistory(next.next_history_cursor);
+      } catch (err) { toast(err.message); }
+    });
+  }
+
+  function showCounts() {
+    counts.replaceChildren(h("p", { class: "muted" }, `${run.steps_total} steps: `,
+      ...run.step_counts.flatMap((c, i) => [i ? " · " : "", h("span", { class: "task-count", "data-task": c.task },
+        `${c.task} ×${c.total} (`, Object.entries(c.states).map(([k, n]) => `${n} ${k}`).join(", "), ")")])));
+  }
 
   async function loadLogs() {
     const step = stepFilter.value ? "?step=" + encodeURIComponent(stepFilter.value) : "";
@@ -188,8 +249,12 @@ async function runPage(runId) {
     logs.textContent = data.logs.map((l) => `${when(l.at)} ${l.level} ${l.step_key || ""} ${l.message}`).join("\n") || "(no logs)";
   }
 
-  async function draw() {
-    run = await api("/runs/" + encodeURIComponent(runId));
+  async function draw(fetched) {
+    run = fetched || await detail();
+    // The graph is drawn by the server from every step: fetched alongside, never
+    // holding back the tables.
+    const svg = fetch(`${API}/runs/${encodeURIComponent(runId)}/graph.svg`,
+      { headers: token() ? { Authorization: "Bearer " + token() } : {} });
     head.replaceChildren(
       h("h1", {}, run.flow + " ", state(run.state)),
       h("dl", { class: "meta" },
@@ -200,24 +265,22 @@ async function runPage(runId) {
         run.parent_run_id ? h("dd", {}, h("a", { href: "#/runs/" + run.parent_run_id, text: run.parent_run_id })) : null,
         h("dt", { text: "Parameters" }), h("dd", {}, h("code", { text: JSON.stringify(run.params) }))),
       actions(run));
-    const svg = await fetch(`${API}/runs/${encodeURIComponent(runId)}/graph.svg`,
-      { headers: token() ? { Authorization: "Bearer " + token() } : {} });
-    if (svg.ok) graph.innerHTML = await svg.text(); // drawn by the server, labels escaped
     timeline.replaceChildren(gantt(run.steps, run.history));
-    steps.replaceChildren(...run.steps.map((s) => h("tr", { "data-step": s.key, "data-state": s.state },
-      h("td", { class: "mono" }, s.child_run_id ? h("a", { href: "#/runs/" + s.child_run_id, text: s.key + " (child run)" }) : s.key),
-      h("td", {}, state(s.state)), h("td", { class: "num", text: s.attempts }),
-      h("td", { text: when(s.started_at) }), h("td", { class: "num", text: duration(s.duration_seconds) }),
-      h("td", {}, s.error ? h("span", { class: "error", title: s.error.traceback || "", text: `${s.error.type}: ${s.error.message}` }) : ""))));
-    const keys = new Set([...stepFilter.options].map((o) => o.value));
-    for (const s of run.steps) if (!keys.has(s.key)) stepFilter.append(h("option", { value: s.key, text: s.key }));
-    history.replaceChildren(...run.history.map((e) => h("tr", {},
-      h("td", { text: when(e.at) }), h("td", { text: e.kind }), h("td", {}, state(e.state)),
-      h("td", { class: "mono", text: e.step_key || "" }), h("td", { text: e.by || "" }), h("td", { text: e.message || "" }))));
+    showCounts();
+    if (stepsShown <= MAX_LIVE_ROWS) { // beyond that, rows loaded with "More" stay as they were
+      steps.replaceChildren(...run.steps.map(stepRow));
+      showSteps(run.steps, run.next_steps_cursor);
+    }
+    if (historyShown <= MAX_LIVE_ROWS) {
+      history.replaceChildren(...run.history.map(eventRow));
+      showHistory(run.next_history_cursor);
+    }
     outcome.replaceChildren(
       run.state === "completed" ? h("div", {}, h("h2", { text: "Result" }), h("pre", { id: "result", text: json(run.result) })) : null,
       run.error ? h("div", {}, h("h2", { text: "Error" }),
         h("pre", { id: "error", class: "error", text: `${run.error.type}: ${run.error.message}\n\n${run.error.traceback || ""}` })) : null);
+    const drawn = await svg;
+    if (drawn.ok) graph.innerHTML = await drawn.text(); // drawn by the server, labels escaped
     await loadLogs();
     if (FINAL.has(run.state)) clearInterval(timer);
   }
@@ -238,7 +301,7 @@ async function runPage(runId) {
       s === "failed" ? h("button", { class: "primary", onclick: () => act("retry", {}), text: "Retry" }) : null);
   }
 
-  try { await draw(); } catch (err) { render(errorBox(err)); return; }
+  try { await draw(run); } catch (err) { render(errorBox(err)); return; }
   if (!FINAL.has(run.state)) every(draw); else clearInterval(timer);
 }
 
@@ -398,7 +461,7 @@ async function flowsPage(name) {
     const durations = done.map((r) => r.duration_seconds).filter((d) => d !== null).sort((a, b) => a - b);
     const p50 = durations.length ? durations[Math.floor(durations.length / 2)] : null;
     const last = runs.slice(0, 20);
-    const details = await Promise.all(last.map((r) => api("/runs/" + encodeURIComponent(r.run_id)).catch(() => null)));
+    const details = await Promise.all(last.map((r) => api("/runs/" + encodeURIComponent(r.run_id) + "?steps_limit=1000&history_limit=0").catch(() => null)));
     const stepKeys = [];
     const seen = new Set();
     for (const d of details) for (const s of (d ? d.steps : [])) if (!seen.has(s.key) && stepKeys.length < 40) { seen.add(s.key); stepKeys.push(s.key); }
