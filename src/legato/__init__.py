@@ -46,15 +46,39 @@ from legato.errors import (
     WaitTimeout,
 )
 from legato.notifications.notify import notifier, notify
-from legato.scheduler.cron import Cron, Every
-from legato.scheduler.deployments import deploy
-from legato.scheduler.triggers import After, OnEvent, OnFile, OnStream, Webhook
 from legato.states import RunState, StepState
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from legato.scheduler.cron import Cron, Every
+    from legato.scheduler.deployments import deploy
+    from legato.scheduler.triggers import After, OnEvent, OnFile, OnStream, Webhook
     from legato.store.base import Store
+
+# Deployments and their triggers load when first used: `import legato` stays light for
+# code that only runs flows.
+_LAZY = {
+    "Cron": "legato.scheduler.cron",
+    "Every": "legato.scheduler.cron",
+    "deploy": "legato.scheduler.deployments",
+    "After": "legato.scheduler.triggers",
+    "OnEvent": "legato.scheduler.triggers",
+    "OnFile": "legato.scheduler.triggers",
+    "OnStream": "legato.scheduler.triggers",
+    "Webhook": "legato.scheduler.triggers",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'legato' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "After",
