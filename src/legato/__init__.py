@@ -80,6 +80,7 @@ def __getattr__(name: str) -> object:
     globals()[name] = value
     return value
 
+
 __all__ = [
     "After",
     "Cancelled",
