@@ -102,3 +102,13 @@ def _settings() -> Settings:
         return load_settings()
     except ValueError as exc:
         fail(str(exc))
+
+
+# Options of the long-running commands (worker, server, up), defined once.
+HostOption = Annotated[
+    str, typer.Option("--host", help="Address to listen on; 0.0.0.0 for every interface.")
+]
+PortOption = Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")]
+GraceOption = Annotated[
+    float, typer.Option("--grace", min=0, help="Seconds running runs get on SIGTERM.")
+]

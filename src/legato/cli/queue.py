@@ -15,7 +15,14 @@ from rich.table import Table
 from rich.text import Text
 
 from legato.cli.console import err, fail, out, user_errors, write_json
-from legato.cli.options import DbOption, JsonOption, open_cli_store, open_operations, operator
+from legato.cli.options import (
+    DbOption,
+    GraceOption,
+    JsonOption,
+    open_cli_store,
+    open_operations,
+    operator,
+)
 from legato.cli.run import PARAM_HELP, TARGET_HELP, flow_arguments, load_flow
 
 if TYPE_CHECKING:
@@ -107,9 +114,7 @@ def worker_command(
     poll: Annotated[
         float, typer.Option("--poll", min=0.01, help="Seconds between looks for new runs.")
     ] = 0.5,
-    grace: Annotated[
-        float, typer.Option("--grace", min=0, help="Seconds running runs get on SIGTERM.")
-    ] = 30.0,
+    grace: GraceOption = 30.0,
     executor: Annotated[
         str, typer.Option("--executor", help="Where task bodies run: threads, dask://HOST:PORT.")
     ] = "threads",

@@ -12,7 +12,7 @@ import typer
 from rich.text import Text
 
 from legato.cli.console import out, user_errors
-from legato.cli.options import DbOption, open_cli_store
+from legato.cli.options import DbOption, GraceOption, HostOption, PortOption, open_cli_store
 
 if TYPE_CHECKING:
     import uvicorn
@@ -85,15 +85,9 @@ def up_command(
     lease: Annotated[
         float, typer.Option("--lease", min=1, help="Scheduler lease, seconds.")
     ] = 10.0,
-    grace: Annotated[
-        float, typer.Option("--grace", min=0, help="Seconds running runs get on SIGTERM.")
-    ] = 30.0,
-    host: Annotated[
-        str, typer.Option("--host", help="Address the HTTP server listens on.")
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="Port of the HTTP server.")
-    ] = 8400,
+    grace: GraceOption = 30.0,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8400,
     db: DbOption = None,
 ) -> None:
     """Run everything on this machine in one process: the scheduler, a worker and the

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, cast
 
 import typer
 from rich.text import Text
 
 from legato.cli.console import err, fail, user_errors
-from legato.cli.options import DbOption, open_cli_store
+from legato.cli.options import DbOption, HostOption, PortOption, open_cli_store
 
 if TYPE_CHECKING:
     import uvicorn
@@ -31,12 +31,8 @@ def is_loopback(host: str) -> bool:
 
 def server_command(
     ctx: typer.Context,
-    host: Annotated[
-        str, typer.Option("--host", help="Address to listen on; 0.0.0.0 for every interface.")
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")
-    ] = 8400,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8400,
     db: DbOption = None,
 ) -> None:
     """Serve the web UI (/ui/), the REST API (/api/v1, docs at /docs) and webhooks
